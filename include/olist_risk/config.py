@@ -1,0 +1,52 @@
+"""Settings from the environment, with defaults that make a fresh checkout run locally.
+
+Every path can be overridden by an environment variable so that the same code runs in the
+project's venv, in the Astro image and on MWAA workers (where the dags folder is elsewhere
+and dbt/Soda live in a separate virtualenv).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and which executables run dbt and Soda."""
+
+    lake_uri: str
+    landing_uri: str
+    catalog_path: Path
+    aws_conn_id: str
+    dbt_project_dir: Path
+    dbt_executable: Path
+    tool_python: Path
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_uri.startswith("s3://")
+
+
+def load_settings() -> Settings:
+    """Read the settings now (not at import) so tests and tasks can change the environment."""
+    data_dir = _env_path("OLIST_DATA_DIR", PROJECT_ROOT / "data")
+    bin_dir = Path(sys.executable).parent
+    return Settings(
+        lake_uri=os.environ.get("OLIST_LAKE_URI", str(data_dir / "lake")).rstrip("/"),
+        landing_uri=os.environ.get("OLIST_LANDING_URI", str(data_dir / "landing")).rstrip("/"),
+        catalog_path=_env_path("OLIST_CATALOG_PATH", data_dir / "warehouse" / "olist.duckdb"),
+        aws_conn_id=os.environ.get("OLIST_AWS_CONN_ID", "aws_default"),
+        dbt_project_dir=_env_path("OLIST_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project"),
+        dbt_executable=_env_path("OLIST_DBT_EXECUTABLE", bin_dir / "dbt"),
+        tool_python=_env_path("OLIST_TOOL_PYTHON", Path(sys.executable)),
+    )

@@ -1,0 +1,247 @@
+"""Discover a batch in the landing zone, stage each table into the lake, publish it whole.
+
+Lake layout (keys relative to the lake root):
+
+    raw/<table>/batch=<batch_id>/<table>.parquet   all-text Parquet of one file
+    raw/_batches/<batch_id>/tables/<table>.json     what staging measured for one table
+    raw/_batches/<batch_id>/manifest.json           the whole batch: checksums, row counts
+    raw/_current.json                               the pointer readers follow
+    quarantine/<batch_id>/<file>                    a rejected file, as it arrived
+    quarantine/<batch_id>/<file>.reason.json        why, machine-readable
+
+The batch id is derived from the files' checksums, so landing the same files again reuses
+the same keys (no duplicates) and publishing it again changes nothing. Staging writes only
+under the batch's own prefix; nothing is visible to readers until `publish_batch` replaces
+the pointer, and it does so only when every table of the batch was staged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from include.olist_risk.ingestion.validate import IngestionError, validate_to_parquet
+from include.olist_risk.lake import Lake, read_json, write_json
+from include.olist_risk.sources.olist import TABLES, TABLES_BY_FILE
+
+POINTER_KEY = "raw/_current.json"
+_SUFFIXES = (".csv", ".csv.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One table's file in the landing zone; `member` is its name inside a zip, if any."""
+
+    table: str
+    key: str
+    sha256: str
+    size: int
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    files: tuple[SourceFile, ...]
+
+    def to_dict(self) -> dict:
+        return {"batch_id": self.batch_id, "files": [asdict(f) for f in self.files]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Batch:
+        return cls(data["batch_id"], tuple(SourceFile(**f) for f in data["files"]))
+
+    def file(self, table: str) -> SourceFile:
+        return next(f for f in self.files if f.table == table)
+
+
+class BatchError(Exception):
+    """The landing zone does not hold one complete batch."""
+
+
+def table_key(table: str, batch_id: str) -> str:
+    return f"raw/{table}/batch={batch_id}/{table}.parquet"
+
+
+def _part_key(batch_id: str, table: str) -> str:
+    return f"raw/_batches/{batch_id}/tables/{table}.json"
+
+
+def manifest_key(batch_id: str) -> str:
+    return f"raw/_batches/{batch_id}/manifest.json"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _zip_members(lake: Lake, local: Path, source: SourceFile) -> list[str]:
+    try:
+        with zipfile.ZipFile(local) as archive:
+            return archive.namelist()
+    except zipfile.BadZipFile as error:
+        failure = IngestionError(local.name, "corrupt_archive", f"not a readable zip: {error}")
+        where = quarantine(lake, source.sha256[:16], local, source, failure)
+        failure.detail += f" (quarantined at {lake.uri(where)})"
+        raise failure from None
+
+
+def discover_batch(landing: Lake, lake: Lake, prefix: str = "") -> Batch:
+    """Find the nine Olist files (plain, gzip'd or in a zip) under `prefix` of the landing zone.
+
+    A zip that cannot be opened is quarantined in `lake` here, since no batch can be formed.
+    """
+    found: dict[str, SourceFile] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in landing.list(prefix):
+            name = Path(key).name
+            if not name.endswith(_SUFFIXES):
+                continue
+            local = Path(tmp) / name
+            landing.get_file(key, local)
+            sha, size = _sha256_file(local), local.stat().st_size
+            if name.endswith(".zip"):
+                archive = SourceFile("", key, sha, size)
+                for member in _zip_members(lake, local, archive):
+                    table = TABLES_BY_FILE.get(Path(member).name.removesuffix(".gz"))
+                    if table:
+                        found[table.name] = SourceFile(table.name, key, sha, size, member)
+            elif table := TABLES_BY_FILE.get(name.removesuffix(".gz")):
+                found[table.name] = SourceFile(table.name, key, sha, size)
+    missing = sorted(t.file_name for t in TABLES.values() if t.name not in found)
+    if missing:
+        raise BatchError(
+            f"landing zone {landing.uri(prefix)} has no complete Olist batch; missing: {missing}"
+        )
+    files = tuple(found[name] for name in sorted(found))
+    batch_id = _sha256("\n".join(f"{f.table}:{f.sha256}:{f.member}" for f in files).encode())[:16]
+    return Batch(batch_id, files)
+
+
+def _materialise_csv(local: Path, source: SourceFile, work: Path) -> Path:
+    """Turn what landed (csv, csv.gz, zip member) into a plain CSV; a damaged archive fails here."""
+    file_name = TABLES[source.table].file_name
+    target = work / file_name
+    try:
+        if source.member is not None:
+            with zipfile.ZipFile(local) as archive, archive.open(source.member) as member:
+                if source.member.endswith(".gz"):
+                    member = gzip.GzipFile(fileobj=member)
+                with target.open("wb") as out:
+                    shutil.copyfileobj(member, out)
+        elif source.key.endswith(".gz"):
+            with gzip.open(local) as opened, target.open("wb") as out:
+                shutil.copyfileobj(opened, out)
+        else:
+            return local
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise IngestionError(
+            Path(source.key).name, "corrupt_archive", f"cannot decompress: {error}"
+        ) from None
+    return target
+
+
+def quarantine(
+    lake: Lake, batch_id: str, local: Path, source: SourceFile, error: IngestionError
+) -> str:
+    """Keep the rejected file as it arrived, beside a machine-readable reason."""
+    base = f"quarantine/{batch_id}/{Path(source.key).name}"
+    lake.put_file(local, base)
+    reason = {
+        **error.as_dict(),
+        "batch_id": batch_id,
+        "table": source.table,
+        "source_key": source.key,
+        "source_sha256": source.sha256,
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_json(lake, f"{base}.reason.json", reason)
+    return base
+
+
+def stage_table(landing: Lake, lake: Lake, batch: Batch, table_name: str) -> dict:
+    """Validate one table of the batch and write its Parquet under the batch's prefix.
+
+    Raises IngestionError after quarantining the file when it is bad.
+    """
+    source = batch.file(table_name)
+    table = TABLES[table_name]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        local = work / "source" / Path(source.key).name
+        landing.get_file(source.key, local)
+        if _sha256_file(local) != source.sha256:
+            raise BatchError(
+                f"{source.key} changed in the landing zone after batch {batch.batch_id} was "
+                "discovered; re-run the ingestion to pick up the new batch"
+            )
+        try:
+            csv_path = _materialise_csv(local, source, work)
+            parquet = work / f"{table_name}.parquet"
+            rows = validate_to_parquet(csv_path, table, parquet)
+        except IngestionError as error:
+            where = quarantine(lake, batch.batch_id, local, source, error)
+            raise IngestionError(
+                error.file_name,
+                error.code,
+                f"{error.detail} (quarantined at {lake.uri(where)})",
+                row=error.row,
+                column=error.column,
+            ) from None
+        part = {
+            "table": table_name,
+            "file_name": table.file_name,
+            "source_key": source.key,
+            "source_sha256": source.sha256,
+            "csv_sha256": _sha256_file(csv_path),
+            "csv_bytes": csv_path.stat().st_size,
+            "rows": rows,
+            "parquet_key": table_key(table_name, batch.batch_id),
+        }
+        lake.put_file(parquet, part["parquet_key"])
+    write_json(lake, _part_key(batch.batch_id, table_name), part)
+    return part
+
+
+def current_batch_id(lake: Lake) -> str | None:
+    return read_json(lake, POINTER_KEY)["batch_id"] if lake.exists(POINTER_KEY) else None
+
+
+def publish_batch(lake: Lake, batch: Batch) -> dict:
+    """Write the batch manifest, then switch the pointer to it: all tables at once, or none."""
+    parts = {}
+    for name in TABLES:
+        key = _part_key(batch.batch_id, name)
+        if not lake.exists(key):
+            raise BatchError(f"batch {batch.batch_id}: table {name} was not staged; not publishing")
+        parts[name] = read_json(lake, key)
+        if parts[name]["source_sha256"] != batch.file(name).sha256:
+            raise BatchError(f"batch {batch.batch_id}: staged {name} is from another source file")
+    manifest = {"batch_id": batch.batch_id, "tables": parts}
+    if current_batch_id(lake) == batch.batch_id:
+        return manifest
+    write_json(lake, manifest_key(batch.batch_id), manifest)
+    write_json(
+        lake,
+        POINTER_KEY,
+        {
+            "batch_id": batch.batch_id,
+            "manifest": manifest_key(batch.batch_id),
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    return manifest

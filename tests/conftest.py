@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "olist"
+SHARED = PROJECT_ROOT.parent / "shared"
 BIN = Path(sys.executable).parent
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="olist-test-airflow-"))
@@ -42,13 +42,19 @@ os.environ.update(
 )
 
 
-def shared_data_dir() -> Path:
-    """The four real Olist files; CI must have them, a developer may not."""
-    if not SHARED_DATA.is_dir():
+def shared_file(relative: str) -> Path:
+    """A path in ../shared: CI must have it (the test fails), a bare checkout may not (skip)."""
+    path = SHARED / relative
+    if not path.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{SHARED_DATA} is missing: CI must run beside ../shared")
-        pytest.skip(f"{SHARED_DATA} not present (only the project checkout is here)")
-    return SHARED_DATA
+            pytest.fail(f"{path} is missing: CI must run beside ../shared")
+        pytest.skip(f"{path} not present (only the project checkout is here)")
+    return path
+
+
+def shared_data_dir() -> Path:
+    """The four real Olist files."""
+    return shared_file("data/olist")
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""Deployment to Amazon MWAA: CloudFormation template, MWAA requirements and the deploy command."""

@@ -18,18 +18,28 @@ from include.olist_risk.ingestion.batch import POINTER_KEY, table_key
 from include.olist_risk.lake import Lake, S3Credentials, read_json
 
 LAKE_CATALOG_KEY = "catalog/olist.duckdb"
+LATEST_BUILD_KEY = "warehouse/_latest.json"
 LAYERS = ("bronze", "silver", "gold")
 
 
-def catalog_views(lake: Lake, build_prefix: str = "warehouse") -> dict[str, dict[str, str]]:
-    """schema -> view -> the `read_parquet` expression it selects from."""
+def catalog_views(lake: Lake, build_prefix: str | None = None) -> dict[str, dict[str, str]]:
+    """schema -> view -> the `read_parquet` expression it selects from.
+
+    Layers come from `build_prefix`, by default the build that published last.
+    """
     views: dict[str, dict[str, str]] = defaultdict(dict)
+    if build_prefix is None and lake.exists(LATEST_BUILD_KEY):
+        build_prefix = read_json(lake, LATEST_BUILD_KEY)["build_prefix"]
     if lake.exists(POINTER_KEY):
         batch_id = read_json(lake, POINTER_KEY)["batch_id"]
         manifest = read_json(lake, f"raw/_batches/{batch_id}/manifest.json")
         for table in sorted(manifest["tables"]):
             views["raw"][table] = f"read_parquet('{lake.uri(table_key(table, batch_id))}')"
-    for layer in LAYERS:
+    if lake.list("feature_store"):
+        views["feature_store"]["fct_customer_return_risk_features"] = (
+            f"read_parquet('{lake.uri('feature_store')}/*/*.parquet', hive_partitioning = true)"
+        )
+    for layer in LAYERS if build_prefix else ():
         models: dict[str, bool] = {}
         for key in lake.list(f"{build_prefix}/{layer}"):
             rest = key[len(build_prefix) + len(layer) + 2 :]

@@ -1,4 +1,4 @@
-"""The README's main job: data in the landing zone, the DAGs run by real Airflow, a summary.
+"""The README's main job: data in the landing zone, both DAGs run by real Airflow, a summary.
 
 Generates the embedded default (or keeps what is already in the landing zone), runs each DAG
 once with `airflow dags test` (real tasks, real dbt/DuckDB/Soda, one process, no scheduler
@@ -63,9 +63,16 @@ def main() -> None:
     print(f"ingestion: {seconds:.1f}s, published batch {pointer['batch_id']}")
     print(f"raw zone:        {lake.uri('raw')}")
     print(f"batch manifest:  {lake.uri(pointer['manifest'])}")
+
+    seconds = _run_dag("return_risk_feature_store", conf='{"full_refresh": true}')
+    manifests = sorted(lake.list("feature_store/_manifests"))
+    rows = sum(read_json(lake, key)["rows"] for key in manifests)
+    print(f"feature store: {seconds:.1f}s, {len(manifests)} snapshots, {rows} rows")
+    print(f"feature store:   {lake.uri('feature_store')}/snapshot_date=YYYY-MM-DD/")
+    print(f"Soda reports:    {lake.uri('reports/dag_id=return_risk_feature_store')}/")
     print(
-        f"DuckDB catalog:  {settings.catalog_path}  (e.g. duckdb {settings.catalog_path} "
-        "-c 'select count(*) from raw.orders')"
+        f"DuckDB catalog:  {settings.catalog_path}  "
+        "(schemas raw, bronze, silver, gold, feature_store)"
     )
 
 

@@ -35,7 +35,9 @@ def test_every_dag_has_tags_owner_docs_and_retries(dag_bag) -> None:
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS_FOLDER.glob("*.py")))
-def test_dag_file_parses_without_running_dbt_or_touching_data(dag_file: str, tmp_path: Path) -> None:
+def test_dag_file_parses_without_running_dbt_or_touching_data(
+    dag_file: str, tmp_path: Path
+) -> None:
     """Parse in a fresh interpreter whose lake, landing and dbt point nowhere usable."""
     probe = (
         "import runpy, subprocess\n"

@@ -82,6 +82,7 @@ class AirflowCluster:
         dags_folder: Path = PROJECT_ROOT / "dags",
         apply_settings: bool = True,
         startup_timeout: float = 150.0,
+        isolate_tasks: bool = False,
     ) -> None:
         self.home = Path(home)
         self.port = port or free_port()
@@ -89,6 +90,8 @@ class AirflowCluster:
         self.triggerer = triggerer
         self.apply_settings = apply_settings
         self.startup_timeout = startup_timeout
+        self.isolate_tasks = isolate_tasks
+        self.isolation_root = self.home / "task-workdirs"
         self.log_dir = self.home / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self._log_files: list[Any] = []
@@ -152,6 +155,7 @@ class AirflowCluster:
                 p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
             ),
             "PYTHONUNBUFFERED": "1",
+            "OLIST_E2E_ISOLATION_ROOT": str(self.home / "task-workdirs"),
         }
         return {**base, **airflow, **overrides}
 
@@ -197,6 +201,13 @@ class AirflowCluster:
         (self.home / "simple_auth_manager_passwords.json").write_text(
             json.dumps({ADMIN_USER: ADMIN_PASSWORD}) + "\n"
         )
+        if self.isolate_tasks:
+            # Airflow imports airflow_local_settings from $AIRFLOW_HOME/config.
+            self.isolation_root.mkdir(exist_ok=True)
+            (self.home / "config").mkdir(exist_ok=True)
+            (self.home / "config" / "airflow_local_settings.py").write_text(
+                "from tests.e2e.task_isolation import task_policy  # noqa: F401\n"
+            )
         try:
             self._run("db-migrate", [str(BIN / "airflow"), "db", "migrate"])
             with sqlite3.connect(self.home / "airflow.db") as con:

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from tests.e2e.airflow_cluster import AirflowClient, AirflowCluster, free_port
 
 E2E_LAKE_PREFIX = "lake"
+TOOLS_VENV = PROJECT_ROOT / ".venv-tools"
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +52,16 @@ def e2e_landing(e2e_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def e2e_env(moto_endpoint: str, e2e_bucket: str, e2e_landing: Path, e2e_root: Path) -> dict:
     """What the cluster's processes (and so its tasks) see on top of the harness defaults."""
+    if not (TOOLS_VENV / "bin" / "dbt").exists():
+        pytest.fail(f"{TOOLS_VENV} is missing: run `make setup` (it builds the dbt/Soda venv)")
     return {
         "OLIST_LANDING_URI": str(e2e_landing),
         "OLIST_LAKE_URI": f"s3://{e2e_bucket}/{E2E_LAKE_PREFIX}",
         "OLIST_CATALOG_PATH": str(e2e_root / "warehouse" / "olist.duckdb"),
         "OLIST_DATA_DIR": str(e2e_root / "data"),
+        # dbt and Soda from their own virtualenv, as on MWAA (built by `make setup`).
+        "OLIST_DBT_EXECUTABLE": str(TOOLS_VENV / "bin" / "dbt"),
+        "OLIST_TOOL_PYTHON": str(TOOLS_VENV / "bin" / "python"),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -72,7 +79,7 @@ def e2e_env(moto_endpoint: str, e2e_bucket: str, e2e_landing: Path, e2e_root: Pa
 @pytest.fixture(scope="session")
 def airflow_cluster(e2e_root: Path, e2e_env: dict) -> Iterator[AirflowCluster]:
     """A started real Airflow in a fresh home (not the unit tests' one); stopped at the end."""
-    cluster = AirflowCluster(e2e_root / "airflow-home", e2e_env)
+    cluster = AirflowCluster(e2e_root / "airflow-home", e2e_env, isolate_tasks=True)
     cluster.start()
     try:
         yield cluster

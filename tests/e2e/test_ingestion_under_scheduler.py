@@ -66,6 +66,14 @@ def test_ingestion_publishes_to_s3_and_rerun_is_a_no_op(
     )
     assert f"published batch {pointer['batch_id']}" in publish_log, publish_log
 
+    isolated = [
+        line.split("\t")
+        for line in (airflow_cluster.isolation_root / "isolation.log").read_text().splitlines()
+    ]
+    mine = [row for row in isolated if row[1] == first["dag_run_id"]]
+    assert len(mine) == len(tis), "every task must start in its own empty directory"
+    assert len({row[4] for row in mine}) == len(mine)
+
     second = _run_to_success(airflow_api, "same files again")
 
     assert second["dag_run_id"] != first["dag_run_id"]

@@ -15,6 +15,7 @@ from include.olist_risk.ingestion.batch import (
     BatchError,
     current_batch_id,
     discover_batch,
+    ingest_folder,
     publish_batch,
     stage_table,
     table_key,
@@ -37,14 +38,6 @@ def lake(request, tmp_path: Path) -> tuple[Lake, S3Credentials | None]:
     return S3Lake(f"s3://{bucket}/lake", credentials.boto3_client()), credentials
 
 
-def ingest(landing_dir: Path, lake: Lake) -> str:
-    landing = LocalLake(landing_dir)
-    batch = discover_batch(landing, lake)
-    for name in TABLES:
-        stage_table(landing, lake, batch, name)
-    return publish_batch(lake, batch)["batch_id"]
-
-
 def published_rows(lake: Lake, credentials: S3Credentials | None) -> dict[str, int]:
     batch_id = current_batch_id(lake)
     with connect(credentials=credentials) as con:
@@ -58,7 +51,7 @@ def published_rows(lake: Lake, credentials: S3Credentials | None) -> dict[str, i
 
 def test_valid_batch_is_published_with_manifest(lake, tiny_batch: Path) -> None:
     lake, credentials = lake
-    batch_id = ingest(tiny_batch, lake)
+    batch_id = ingest_folder(LocalLake(tiny_batch), lake)
 
     pointer = read_json(lake, POINTER_KEY)
     manifest = read_json(lake, pointer["manifest"])
@@ -70,11 +63,11 @@ def test_valid_batch_is_published_with_manifest(lake, tiny_batch: Path) -> None:
 
 def test_reingesting_the_same_files_changes_nothing(lake, tiny_batch: Path) -> None:
     lake, _ = lake
-    first = ingest(tiny_batch, lake)
+    first = ingest_folder(LocalLake(tiny_batch), lake)
     keys_before = lake.list("raw")
     pointer_before = lake.read_bytes(POINTER_KEY)
 
-    assert ingest(tiny_batch, lake) == first
+    assert ingest_folder(LocalLake(tiny_batch), lake) == first
     assert lake.list("raw") == keys_before
     assert lake.read_bytes(POINTER_KEY) == pointer_before
 
@@ -93,7 +86,7 @@ def test_same_files_gzipped_or_zipped_form_the_same_batch(tmp_path: Path, tiny_b
     rows = {}
     for name, folder in {"plain": tiny_batch, "gz": gz_dir, "zip": zip_dir}.items():
         lake = LocalLake(tmp_path / f"lake-{name}")
-        ingest(folder, lake)
+        ingest_folder(LocalLake(folder), lake)
         rows[name] = published_rows(lake, None)
     assert rows["plain"] == rows["gz"] == rows["zip"]
 
@@ -132,7 +125,7 @@ def test_bad_batch_is_quarantined_and_published_data_stays_whole(
     lake, tmp_path: Path, tiny_batch: Path, corruption: str, expected: str
 ) -> None:
     lake, credentials = lake
-    good = ingest(tiny_batch, lake)
+    good = ingest_folder(LocalLake(tiny_batch), lake)
     rows_before = published_rows(lake, credentials)
 
     bad = write_batch(tmp_path / "bad")
@@ -149,7 +142,7 @@ def test_bad_batch_is_quarantined_and_published_data_stays_whole(
         (bad / "brazilian-ecommerce.zip").write_bytes(archive)
 
     with pytest.raises(IngestionError) as caught:
-        ingest(bad, lake)
+        ingest_folder(LocalLake(bad), lake)
 
     assert str(caught.value).startswith(expected)
     assert "quarantined at" in str(caught.value)

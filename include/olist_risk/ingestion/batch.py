@@ -245,3 +245,14 @@ def publish_batch(lake: Lake, batch: Batch) -> dict:
         },
     )
     return manifest
+
+
+def ingest_folder(landing: Lake, lake: Lake) -> str:
+    """Discover, stage every table and publish in one call; returns the published batch id.
+
+    The DAG runs these steps as separate tasks; this is the same path for scripts and tests.
+    """
+    batch = discover_batch(landing, lake)
+    for name in TABLES:
+        stage_table(landing, lake, batch, name)
+    return publish_batch(lake, batch)["batch_id"]

@@ -1,0 +1,154 @@
+"""
+### Return-risk feature store: bronze -> silver -> quality gate -> gold -> audit -> publish
+
+Builds snapshot **S** of `fct_customer_return_risk_features` (one row per customer per month
+start) for the data interval ending at S: the schedule is monthly with real intervals, so the
+run for `[2018-05-01, 2018-06-01)` builds `2018-06-01`. Backfills build history. Parameters:
+`snapshot_date` (YYYY-MM-DD, a month start) overrides the interval for manual runs;
+`full_refresh` rebuilds every snapshot in one run (first load).
+
+Cosmos renders the dbt project from its manifest as one task group per layer. Between silver
+and gold, **quality_gate** (a reschedule-mode sensor) verifies the Soda contracts of the
+silver tables gold reads; while a check fails it waits, and if ingestion publishes a
+corrected batch meanwhile it rebuilds bronze and silver from it at the next poke. Gold is then
+built from the batch that passed, audited by its own contract, and only then published to
+`feature_store/snapshot_date=S/` with a manifest. Soda reports: `reports/dag_id=.../run_id=...`
+in the lake, linked from the task logs.
+
+Each run builds under its own prefix (`warehouse/runs/<run_id>/`), so concurrent runs never
+share files; publishing replaces exactly the run's snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from include.olist_risk.alerts import log_task_failure
+from include.olist_risk.assets import FEATURE_STORE
+from include.olist_risk.config import load_settings
+from include.olist_risk.dbt_env import dbt_env_template
+from include.olist_risk.quality.sensor import UpstreamQualitySensor
+
+SETTINGS = load_settings()
+DBT_PROJECT = SETTINGS.dbt_project_dir
+RUN = "ti.xcom_pull(task_ids='resolve_run')"
+GATE = "ti.xcom_pull(task_ids='quality_gate')"
+
+
+def dbt_vars(batch_expression: str) -> dict[str, str | bool]:
+    return {
+        "lake_root": SETTINGS.lake_uri,
+        "raw_batch_id": "{{ " + batch_expression + " }}",
+        "build_root": SETTINGS.lake_uri + "/{{ " + RUN + "['build_prefix'] }}",
+        "snapshot_date": "{{ " + RUN + "['snapshot_date'] }}",
+        # The quality gate owns upstream content rules here (see dbt_project.yml).
+        "upstream_content_tests": False,
+    }
+
+
+def layer(group_id: str, select: list[str], batch_expression: str) -> DbtTaskGroup:
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            manifest_path=DBT_PROJECT / "target" / "manifest.json",
+            dbt_project_path=DBT_PROJECT,
+            project_name="olist_risk",
+        ),
+        profile_config=ProfileConfig(
+            profile_name="olist_risk",
+            target_name="s3" if SETTINGS.lake_is_s3 else "local",
+            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=str(SETTINGS.dbt_executable),
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            select=select,
+            test_behavior=TestBehavior.BUILD,
+        ),
+        operator_args={
+            "vars": dbt_vars(batch_expression),
+            "env": dbt_env_template(SETTINGS.aws_conn_id if SETTINGS.lake_is_s3 else None),
+            "append_env": True,
+            "install_deps": False,
+            "pool": "dbt",
+        },
+    )
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
+    start_date=datetime(2016, 9, 1),
+    catchup=False,
+    max_active_runs=2,
+    doc_md=__doc__,
+    tags=["olist", "feature-store", "dbt", "soda"],
+    params={
+        "snapshot_date": Param(
+            None, type=["null", "string"], format="date", description="YYYY-MM-DD month start"
+        ),
+        "full_refresh": Param(False, type="boolean", description="build every snapshot"),
+        "quality_timeout_minutes": Param(60, type="integer", minimum=1),
+        "quality_poke_seconds": Param(120, type="integer", minimum=5),
+    },
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(minutes=30),
+        "on_failure_callback": log_task_failure,
+    },
+)
+def return_risk_feature_store():
+    @task
+    def resolve_run(**context) -> dict:
+        from include.olist_risk.feature_store_tasks import resolve
+
+        return resolve(context)
+
+    run = resolve_run()
+    bronze = layer("bronze", ["path:models/bronze"], RUN + "['raw_batch_id']")
+    silver = layer("silver", ["path:models/silver"], RUN + "['raw_batch_id']")
+    gate = UpstreamQualitySensor(
+        task_id="quality_gate",
+        layer="silver",
+        build_prefix="{{ " + RUN + "['build_prefix'] }}",
+        built_batch_id="{{ " + RUN + "['raw_batch_id'] }}",
+        snapshot_date="{{ " + RUN + "['snapshot_date'] }}",
+        rebuild_select=["path:models/bronze", "path:models/silver"],
+        mode="reschedule",
+        timeout_param="quality_timeout_minutes",
+        poke_interval_param="quality_poke_seconds",
+        pool="dbt",
+    )
+    gold = layer("gold", ["path:models/gold", "path:seeds"], GATE + "['raw_batch_id']")
+
+    @task
+    def audit_gold(**context) -> dict:
+        from include.olist_risk.feature_store_tasks import audit
+
+        return audit(context)
+
+    @task(outlets=[FEATURE_STORE])
+    def publish(**context) -> list[dict]:
+        from include.olist_risk.feature_store_tasks import publish as publish_run
+
+        return publish_run(context)
+
+    @task(pool="duckdb_catalog")
+    def refresh_catalog() -> dict:
+        from include.olist_risk.ingestion.tasks import refresh
+
+        return refresh()
+
+    run >> bronze >> silver >> gate >> gold >> audit_gold() >> publish() >> refresh_catalog()
+
+
+return_risk_feature_store()

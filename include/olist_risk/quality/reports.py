@@ -1,0 +1,103 @@
+"""Soda scan reports in the lake: JSON for machines, Markdown for people.
+
+    reports/dag_id=<dag>/run_id=<run>/dataset=<layer.model>/scan.json
+    reports/dag_id=<dag>/run_id=<run>/dataset=<layer.model>/scan.md
+
+A sensor pokes several times; each poke overwrites the same run's report, so the report is
+always the latest verdict for that run and dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from include.olist_risk.lake import Lake
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def report_prefix(dag_id: str, run_id: str, dataset: str) -> str:
+    dataset_part = dataset.split("/", 1)[-1].replace("/", ".")
+    return "/".join(
+        [
+            "reports",
+            f"dag_id={_UNSAFE.sub('_', dag_id)}",
+            f"run_id={_UNSAFE.sub('_', run_id)}",
+            f"dataset={_UNSAFE.sub('_', dataset_part)}",
+        ]
+    )
+
+
+def failing_checks(result: dict[str, Any]) -> list[str]:
+    """One line per failed check: dataset, column, check name and its key metric."""
+    lines = []
+    for check in result["checks"]:
+        if check["outcome"] == "passed":
+            continue
+        metric = next(
+            (
+                f"{name}={value}"
+                for name, value in check["metrics"].items()
+                if name.endswith(("_count", "_percent"))
+                and not name.startswith(("check_", "dataset_"))
+            ),
+            "",
+        )
+        column = f".{check['column']}" if check["column"] else ""
+        lines.append(
+            f"{result['dataset']}{column}: {check['name']} ({check['outcome']}) {metric}".rstrip()
+        )
+    if result.get("errors"):
+        lines.append(f"{result['dataset']}: scan error: {result['errors'].strip()}")
+    return lines
+
+
+def render_markdown(result: dict[str, Any], context: dict[str, Any]) -> str:
+    verdict = "PASSED" if result["ok"] else "FAILED"
+    rows = [
+        "| outcome | column | check | metrics |",
+        "|---|---|---|---|",
+        *(
+            "| {outcome} | {column} | {name} | {metrics} |".format(
+                outcome=check["outcome"],
+                column=check["column"] or "(dataset)",
+                name=check["name"],
+                metrics=", ".join(f"{k}={v}" for k, v in check["metrics"].items()),
+            )
+            for check in result["checks"]
+        ),
+    ]
+    failing = failing_checks(result)
+    return "\n".join(
+        [
+            f"# Soda contract scan: `{result['dataset']}` — {verdict}",
+            "",
+            f"- DAG `{context['dag_id']}`, run `{context['run_id']}`, task `{context['task_id']}`",
+            f"- raw batch `{context.get('raw_batch_id')}`, contract `{result['contract']}`",
+            f"- scanned at {context['scanned_at']} in {result['seconds']} s",
+            "",
+            *(["## Failing checks", "", *(f"- {line}" for line in failing), ""] if failing else []),
+            "## All checks",
+            "",
+            *rows,
+            "",
+        ]
+    )
+
+
+def write_reports(lake: Lake, results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]:
+    """Write one JSON and one Markdown report per dataset; returns the Markdown URIs."""
+    context = {**context, "scanned_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    links = []
+    for result in results:
+        prefix = report_prefix(context["dag_id"], context["run_id"], result["dataset"])
+        lake.write_bytes(
+            f"{prefix}/scan.json",
+            json.dumps({**context, **result}, indent=2, sort_keys=True).encode(),
+        )
+        lake.write_bytes(f"{prefix}/scan.md", render_markdown(result, context).encode())
+        links.append(lake.uri(f"{prefix}/scan.md"))
+    return links

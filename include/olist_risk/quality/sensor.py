@@ -1,0 +1,124 @@
+"""The quality gate: a sensor that holds the gold layer until upstream contracts pass.
+
+Each poke follows the raw pointer. If ingestion published a newer batch since the run's
+bronze and silver were built (a corrected file, say), the poke rebuilds bronze and silver
+from it, then verifies the silver contracts. It passes the batch it verified on to gold via
+XCom, so gold is built from exactly the data that passed. In reschedule mode it holds no
+worker slot between pokes; at timeout it fails naming the checks that still fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from include.olist_risk.ingestion.batch import current_batch_id
+from include.olist_risk.lake import read_json, write_json
+from include.olist_risk.quality.gate import contracts_for, scan
+from include.olist_risk.quality.reports import failing_checks, write_reports
+from include.olist_risk.runtime import load_runtime
+from include.olist_risk.transform import DbtInvocation, run_dbt
+
+
+class UpstreamQualitySensor(BaseSensorOperator):
+    """Poke: follow the raw pointer, rebuild upstream if it moved, verify the contracts."""
+
+    template_fields = ("build_prefix", "built_batch_id", "snapshot_date")
+
+    def __init__(
+        self,
+        *,
+        layer: str,
+        build_prefix: str,
+        built_batch_id: str,
+        snapshot_date: str,
+        rebuild_select: list[str],
+        timeout_param: str | None = None,
+        poke_interval_param: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.timeout_param = timeout_param
+        self.poke_interval_param = poke_interval_param
+        self.layer = layer
+        self.build_prefix = build_prefix
+        self.built_batch_id = built_batch_id
+        self.snapshot_date = snapshot_date
+        self.rebuild_select = rebuild_select
+        self._failures: list[str] = []
+
+    def _marker(self) -> str:
+        return f"{self.build_prefix}/_upstream_batch.json"
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        runtime = load_runtime()
+        lake = runtime.lake
+        built = (
+            read_json(lake, self._marker())["batch_id"]
+            if lake.exists(self._marker())
+            else self.built_batch_id
+        )
+        current = current_batch_id(lake)
+        if current != built:
+            self.log.info(
+                "raw batch moved %s -> %s: rebuilding %s", built, current, self.rebuild_select
+            )
+            invocation = DbtInvocation(
+                lake_root=runtime.settings.lake_uri,
+                raw_batch_id=current,
+                build_root=lake.uri(self.build_prefix),
+                snapshot_date=self.snapshot_date or None,
+                dbt_executable=runtime.settings.dbt_executable,
+                project_dir=runtime.settings.dbt_project_dir,
+                # Same as the Cosmos groups: content rules are this gate's job, not dbt's.
+                extra_vars={"upstream_content_tests": False},
+            )
+            run_dbt(
+                ["build", "--indirect-selection", "cautious", "--select", *self.rebuild_select],
+                invocation,
+                extra_env=runtime.credentials.env() if runtime.credentials else None,
+            )
+            write_json(lake, self._marker(), {"batch_id": current})
+            built = current
+
+        results = scan(runtime, self.build_prefix, contracts_for(self.layer))
+        links = write_reports(
+            lake,
+            results,
+            {
+                "dag_id": context["dag"].dag_id,
+                "run_id": context["run_id"],
+                "task_id": self.task_id,
+                "raw_batch_id": built,
+            },
+        )
+        for link in links:
+            self.log.info("Soda report: %s", link)
+        self._failures = [line for result in results for line in failing_checks(result)]
+        if self._failures:
+            self.log.warning(
+                "%d upstream check(s) failing on batch %s; waiting for a corrected batch:\n%s",
+                len(self._failures),
+                built,
+                "\n".join(self._failures),
+            )
+            return False
+        self.log.info("all %d %s contracts pass on batch %s", len(results), self.layer, built)
+        return PokeReturnValue(is_done=True, xcom_value={"raw_batch_id": built})
+
+    def execute(self, context: Any) -> Any:
+        # Timeout and poke interval are run parameters, so a run can wait longer or shorter.
+        params = context["params"]
+        if self.timeout_param:
+            self.timeout = float(params[self.timeout_param]) * 60
+        if self.poke_interval_param:
+            self.poke_interval = float(params[self.poke_interval_param])
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout as timeout:
+            raise AirflowSensorTimeout(
+                f"{timeout}; upstream {self.layer} contracts still failing: "
+                + "; ".join(self._failures or ["(no scan completed)"])
+            ) from None

@@ -1,0 +1,31 @@
+"""dbt builds on small datasets, once per session (see helpers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dbt.helpers import GENERATED_SCALE, Lake, make_lake
+from tests.dbt.synthetic import write_synthetic
+
+
+@pytest.fixture(scope="session")
+def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The project's generator at a small scale, fully built (every snapshot, every test)."""
+    generator = pytest.importorskip("include.olist_risk.sources.generator")
+    root = tmp_path_factory.mktemp("generated")
+    lake = make_lake(root, lambda out: generator.generate(out, scale=GENERATED_SCALE, seed=42))
+    lake.dbt("build")
+    return lake
+
+
+@pytest.fixture(scope="session")
+def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The hand-made edge-case dataset, fully built.
+
+    Landed without the ingestion's validation: it holds rows the ingestion rejects (empty
+    customer_unique_id / order_purchase_timestamp) to test the dbt models' own guards.
+    """
+    root = tmp_path_factory.mktemp("synthetic")
+    lake = make_lake(root, write_synthetic, validate=False)
+    lake.dbt("build")
+    return lake

@@ -1,0 +1,166 @@
+"""How the project runs: layer by layer in separate processes, parse without data, seed guards."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from include.olist_risk.transform import DBT_PROJECT_DIR, DbtError, DbtInvocation
+from tests.dbt.compare import diff_rows
+from tests.dbt.helpers import Lake, read_features
+
+SPEC_COLUMNS = [
+    ("customer_unique_id", "VARCHAR"),
+    ("snapshot_date", "DATE"),
+    ("customer_state", "VARCHAR"),
+    ("days_since_first_order", "INTEGER"),
+    ("days_since_last_order", "INTEGER"),
+    ("total_orders_lifetime", "INTEGER"),
+    ("orders_last_30d", "INTEGER"),
+    ("orders_last_7d", "INTEGER"),
+    ("orders_last_24h", "INTEGER"),
+    ("distinct_sellers_last_7d", "INTEGER"),
+    ("total_spent_last_30d", "DOUBLE"),
+    ("cancel_rate_lifetime", "DOUBLE"),
+    ("cancel_post_approval_count_30d", "INTEGER"),
+    ("avg_review_score", "DOUBLE"),
+    ("low_review_on_delivered_rate", "DOUBLE"),
+    ("no_review_rate", "DOUBLE"),
+    ("avg_customer_seller_distance_km", "DOUBLE"),
+    ("distinct_shipping_states_30d", "INTEGER"),
+    ("max_geographic_velocity_kmh", "DOUBLE"),
+    ("credit_card_payment_share", "DOUBLE"),
+    ("max_installments_lifetime", "INTEGER"),
+    ("payment_method_risk_avg", "DOUBLE"),
+    ("category_risk_prior_avg", "DOUBLE"),
+]
+
+
+def test_layers_build_in_separate_processes_from_empty_duckdbs(
+    synthetic_lake: Lake, tmp_path: Path
+) -> None:
+    """bronze, silver, gold: three processes, each with a brand-new DuckDB file."""
+    lake = Lake(
+        csv_dir=synthetic_lake.csv_dir,
+        lake_root=synthetic_lake.lake_root,
+        batch_id=synthetic_lake.batch_id,
+        work_dir=tmp_path / "dbt",
+        build_root=str(tmp_path / "warehouse"),
+    )
+    lake.dbt("seed", duckdb_path=str(tmp_path / "seed.duckdb"))
+    for layer in ("bronze", "silver", "gold"):
+        database = tmp_path / f"{layer}.duckdb"
+        assert not database.exists()
+        lake.dbt("build", "--select", layer, duckdb_path=str(database))
+    assert diff_rows(read_features(synthetic_lake.warehouse), read_features(lake.warehouse)) == []
+
+
+def test_feature_store_parquet_has_exactly_the_spec_columns(synthetic_lake: Lake) -> None:
+    import duckdb
+
+    glob = f"{synthetic_lake.warehouse}/gold/fct_customer_return_risk_features/*/*.parquet"
+    described = duckdb.sql(
+        f"describe select * from read_parquet('{glob}', hive_partitioning = true)"
+    ).fetchall()
+    columns = {name: kind for name, kind, *_ in described}
+    assert columns == dict(SPEC_COLUMNS)
+
+
+def test_dbt_parse_and_ls_work_without_data_or_vars(tmp_path: Path) -> None:
+    dbt = str(DbtInvocation(lake_root="unused", raw_batch_id="unused").dbt_executable)
+    env = DbtInvocation(lake_root="unused", raw_batch_id="unused").env()
+    for args in (["parse"], ["ls", "--resource-type", "model"]):
+        result = subprocess.run(
+            [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+             str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+             "--log-path", str(tmp_path / "logs")],
+            capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_runs_without_lake_root_fail_clearly(tmp_path: Path) -> None:
+    invocation = DbtInvocation(
+        lake_root="x", raw_batch_id="y", target_path=tmp_path / "t", log_path=tmp_path / "l"
+    )
+    command = invocation.command(["run", "--select", "stg_orders", "--vars", "{}"])
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "lake_root" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("seed", "required"),
+    [("payment_method_risk", "not_defined"), ("category_risk_priors", "__default__")],
+)
+def test_build_fails_without_the_required_seed_row(
+    synthetic_lake: Lake, tmp_path: Path, seed: str, required: str
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+    )
+    seed_file = project / "seeds" / f"{seed}.csv"
+    lines = seed_file.read_text().splitlines()
+    seed_file.write_text("\n".join(line for line in lines if not line.startswith(required)) + "\n")
+    invocation = DbtInvocation(
+        lake_root=synthetic_lake.lake_root,
+        raw_batch_id=synthetic_lake.batch_id,
+        build_root=str(tmp_path / "warehouse"),
+        project_dir=project,
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+    )
+    from include.olist_risk.transform import run_dbt
+
+    with pytest.raises(DbtError, match="olist_has_row"):
+        run_dbt(["build", "--select", seed], invocation)
+
+
+def test_unit_tests_run_alone_in_an_empty_duckdb(synthetic_lake: Lake, tmp_path: Path) -> None:
+    """`dbt test --select test_type:unit` registers the tested models' parents from the lake."""
+    lake = Lake(
+        csv_dir=synthetic_lake.csv_dir,
+        lake_root=synthetic_lake.lake_root,
+        batch_id=synthetic_lake.batch_id,
+        work_dir=tmp_path / "dbt",
+    )
+    lake.dbt("test", "--select", "test_type:unit")
+    results = (tmp_path / "dbt" / "target" / "run_results.json").read_text()
+    assert results.count('"status": "pass"') == 3
+
+
+def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: Path) -> None:
+    """A column whose type drifts from the contract fails the build before anything is written."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+    )
+    model = project / "models" / "gold" / "fct_customer_return_risk_features.sql"
+    source = model.read_text()
+    drifted = source.replace(
+        "snapshot_states.total_orders as total_orders_lifetime",
+        "cast(snapshot_states.total_orders as bigint) as total_orders_lifetime",
+    )
+    assert drifted != source
+    model.write_text(drifted)
+    invocation = DbtInvocation(
+        lake_root=synthetic_lake.lake_root,
+        raw_batch_id=synthetic_lake.batch_id,
+        build_root=str(tmp_path / "warehouse"),
+        project_dir=project,
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+    )
+    from include.olist_risk.transform import run_dbt
+
+    shutil.copytree(synthetic_lake.warehouse, tmp_path / "warehouse")
+    with pytest.raises(DbtError, match=r"(?i)contract"):
+        run_dbt(["run", "--select", "fct_customer_return_risk_features"], invocation)

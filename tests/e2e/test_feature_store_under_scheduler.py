@@ -1,0 +1,207 @@
+"""The feature-store DAG under a real scheduler, driven through the REST API like a client.
+
+Data: the tiny hand-written batch (tests/ingestion/conftest.py). Its included orders are
+o1 (person u1, 2017-01-05), o2 (u1, 2017-02-06) and o3 (u2, 2017-03-04), so by FEATURES.md
+section 2 snapshot 2017-02-01 has 1 row (u1), 2017-03-01 has 1 (u1) and 2017-04-01 has 2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.olist_risk.engine import connect
+from include.olist_risk.lake import S3Credentials, S3Lake, read_json
+from include.olist_risk.quality.reports import report_prefix
+from include.olist_risk.snapshots import run_build_prefix
+from tests.e2e.airflow_cluster import AirflowClient
+from tests.ingestion.conftest import write_batch
+
+DAG_ID = "return_risk_feature_store"
+INGESTION = "olist_ingestion"
+BACKFILLED = {"2017-02-01": 1, "2017-03-01": 1, "2017-04-01": 2}
+
+
+@pytest.fixture(scope="module")
+def lake(e2e_s3: Any, e2e_env: dict) -> S3Lake:
+    return S3Lake(e2e_env["OLIST_LAKE_URI"], e2e_s3)
+
+
+@pytest.fixture(scope="module")
+def credentials(moto_endpoint: str) -> S3Credentials:
+    return S3Credentials("testing", "testing", endpoint_url=moto_endpoint)
+
+
+def ingest(api: AirflowClient, landing: Path, lake: S3Lake, break_with=None) -> str:
+    """Publish the tiny batch (optionally broken) through the ingestion DAG."""
+    write_batch(landing)
+    if break_with:
+        break_with(landing)
+    api.wait_for_dag(INGESTION)
+    api.unpause(INGESTION)
+    run = api.trigger(INGESTION, conf={})
+    run = api.wait_for_run(INGESTION, run["dag_run_id"], timeout=240)
+    assert run["state"] == "success", api.run_report(INGESTION, run["dag_run_id"])
+    return read_json(lake, "raw/_current.json")["batch_id"]
+
+
+def review_score_out_of_range(landing: Path) -> None:
+    reviews = landing / "olist_order_reviews_dataset.csv"
+    reviews.write_text(reviews.read_text().replace("r2,o2,1,", "r2,o2,7,"))
+
+
+def order_with_unknown_customer(landing: Path) -> None:
+    orders = landing / "olist_orders_dataset.csv"
+    orders.write_text(orders.read_text().replace("o3,c3,", "o3,c404,"))
+
+
+def published(lake: S3Lake, credentials: S3Credentials) -> dict[str, list[tuple]]:
+    """snapshot -> its published rows, read straight from the Parquet in the lake."""
+    snapshots = {}
+    with connect(credentials=credentials) as con:
+        for key in lake.list("feature_store"):
+            if key.endswith(".parquet"):
+                snapshot = key.split("snapshot_date=")[1].split("/")[0]
+                snapshots[snapshot] = con.execute(
+                    f"select * exclude (snapshot_date) from read_parquet('{lake.uri(key)}') "
+                    "order by customer_unique_id"
+                ).fetchall()
+    return snapshots
+
+
+def wait_for_task_state(api: AirflowClient, run_id: str, task_id: str, state: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = api.task_states(DAG_ID, run_id)
+        if states.get(task_id) == state:
+            return
+        assert api.dag_run(DAG_ID, run_id)["state"] == "running", api.run_report(DAG_ID, run_id)
+        time.sleep(3)
+    raise AssertionError(f"{task_id} never reached {state}: {api.task_states(DAG_ID, run_id)}")
+
+
+def gold_states(api: AirflowClient, run_id: str) -> set:
+    states = api.task_states(DAG_ID, run_id)
+    return {state for task, state in states.items() if task.startswith(("gold.", "publish"))}
+
+
+@pytest.mark.e2e
+def test_backfill_builds_and_publishes_exactly_its_snapshots(
+    airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
+) -> None:
+    batch_id = ingest(airflow_api, e2e_landing, lake)
+    airflow_api.wait_for_dag(DAG_ID)
+    airflow_api.unpause(DAG_ID)
+    # catchup is off: unpausing schedules the latest complete month, whose snapshot is the
+    # current month start; it runs alongside the backfill (two runs at once).
+    now = datetime.now(UTC)
+    latest = now.replace(day=1).date().isoformat()
+
+    backfill = airflow_api.create_backfill(
+        DAG_ID, "2017-01-01T00:00:00Z", "2017-03-01T00:00:00Z", max_active_runs=2
+    )
+    runs = airflow_api.wait_for_backfill(backfill, expected_runs=3, timeout=900)
+    scheduled = airflow_api.dag_runs(DAG_ID, run_type="scheduled")
+    runs_all = airflow_api.wait_for_runs(
+        DAG_ID, [r["dag_run_id"] for r in runs + scheduled], timeout=600
+    )
+
+    for run in runs_all:
+        assert run["state"] == "success", airflow_api.run_report(DAG_ID, run["dag_run_id"])
+    store = published(lake, credentials)
+    expected = {**BACKFILLED, **({latest: 2} if scheduled else {})}
+    assert {s: len(rows) for s, rows in store.items()} == expected
+    for snapshot, rows in BACKFILLED.items():
+        manifest = read_json(lake, f"feature_store/_manifests/snapshot_date={snapshot}.json")
+        assert manifest["rows"] == rows and manifest["raw_batch_id"] == batch_id
+    # The published Parquet is what dbt built in DuckDB for that run (write-audit-publish).
+    with connect(credentials=credentials) as con:
+        for run in runs:
+            prefix = run_build_prefix(run["dag_run_id"])
+            snapshot = run["data_interval_end"][:10]
+            built = con.execute(
+                "select * exclude (snapshot_date) from read_parquet("
+                f"'{lake.uri(prefix)}/gold/fct_customer_return_risk_features/*/*.parquet', "
+                f"hive_partitioning = true) where snapshot_date = '{snapshot}' "
+                "order by customer_unique_id"
+            ).fetchall()
+            assert built == store[snapshot]
+    starts = sorted(
+        (r["start_date"], r["end_date"]) for r in runs_all if r["start_date"] and r["end_date"]
+    )
+    overlapped = any(starts[i + 1][0] < starts[i][1] for i in range(len(starts) - 1))
+    assert overlapped, f"no two runs overlapped, concurrency not exercised: {starts}"
+
+
+@pytest.mark.e2e
+def test_gate_waits_for_a_corrected_batch_then_builds_gold_from_it(
+    airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
+) -> None:
+    ingest(airflow_api, e2e_landing, lake, break_with=review_score_out_of_range)
+    airflow_api.wait_for_dag(DAG_ID)
+    airflow_api.unpause(DAG_ID)
+    run = airflow_api.trigger(
+        DAG_ID,
+        conf={
+            "snapshot_date": "2017-05-01",
+            "quality_poke_seconds": 5,
+            "quality_timeout_minutes": 15,
+        },
+    )
+    run_id = run["dag_run_id"]
+
+    wait_for_task_state(airflow_api, run_id, "quality_gate", "up_for_reschedule")
+    assert gold_states(airflow_api, run_id) <= {None, "scheduled", "queued"}
+
+    corrected = ingest(airflow_api, e2e_landing, lake)
+    run = airflow_api.wait_for_run(DAG_ID, run_id, timeout=600)
+
+    assert run["state"] == "success", airflow_api.run_report(DAG_ID, run_id)
+    manifest = read_json(lake, "feature_store/_manifests/snapshot_date=2017-05-01.json")
+    assert manifest["raw_batch_id"] == corrected and manifest["rows"] == 2
+
+
+@pytest.mark.e2e
+def test_gate_times_out_naming_the_failing_check_and_publishes_nothing(
+    airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
+) -> None:
+    before = lake.read_bytes("feature_store/snapshot_date=2017-04-01/data_0.parquet")
+    ingest(airflow_api, e2e_landing, lake, break_with=order_with_unknown_customer)
+    run = airflow_api.trigger(
+        DAG_ID,
+        conf={
+            "snapshot_date": "2017-04-01",
+            "quality_poke_seconds": 5,
+            "quality_timeout_minutes": 1,
+        },
+    )
+    run_id = run["dag_run_id"]
+
+    run = airflow_api.wait_for_run(DAG_ID, run_id, timeout=600)
+
+    assert run["state"] == "failed"
+    states = airflow_api.task_states(DAG_ID, run_id)
+    assert states["quality_gate"] == "failed", states
+    gate = next(
+        ti for ti in airflow_api.task_instances(DAG_ID, run_id) if ti["task_id"] == "quality_gate"
+    )
+    log = airflow_api.task_log(DAG_ID, run_id, "quality_gate", gate["try_number"])
+    assert "every order's customer_id is in customers" in log
+    assert "Sensor has timed out" in log
+    report = json.loads(
+        lake.read_bytes(
+            report_prefix(DAG_ID, run_id, "olist_lake/silver/slv_orders") + "/scan.json"
+        )
+    )
+    assert report["ok"] is False
+    assert any(
+        check["name"] == "every order's customer_id is in customers"
+        and check["outcome"] == "failed"
+        for check in report["checks"]
+    )
+    assert lake.read_bytes("feature_store/snapshot_date=2017-04-01/data_0.parquet") == before

@@ -1,0 +1,113 @@
+"""Soda contracts on real dbt output: clean data passes, broken upstream data is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from include.olist_risk.config import load_settings
+from include.olist_risk.ingestion.batch import ingest_folder
+from include.olist_risk.lake import LocalLake, read_json
+from include.olist_risk.quality.gate import contracts_for, scan
+from include.olist_risk.quality.reports import failing_checks, write_reports
+from include.olist_risk.runtime import Runtime
+from tests.ingestion.conftest import write_batch
+from tests.quality.conftest import build
+
+UPSTREAM = ["path:models/bronze", "path:models/silver"]
+
+
+def runtime_for(lake: LocalLake) -> Runtime:
+    return Runtime(settings=load_settings(), credentials=None, lake=lake, landing=lake)
+
+
+@pytest.fixture(scope="module")
+def clean_lake(tmp_path_factory: pytest.TempPathFactory) -> LocalLake:
+    root = tmp_path_factory.mktemp("clean")
+    lake = LocalLake(root / "lake")
+    batch_id = ingest_folder(LocalLake(write_batch(root / "landing")), lake)
+    build(
+        lake, batch_id, "warehouse/runs/clean", root, [*UPSTREAM, "path:models/gold", "path:seeds"]
+    )
+    return lake
+
+
+def test_silver_contracts_pass_on_clean_data(clean_lake: LocalLake) -> None:
+    results = scan(runtime_for(clean_lake), "warehouse/runs/clean", contracts_for("silver"))
+
+    assert {r["dataset"].split("/")[-1] for r in results} == {
+        path.stem for path in contracts_for("silver")
+    }
+    assert [line for r in results for line in failing_checks(r)] == []
+
+
+def test_gold_contract_passes_on_the_built_feature_store(clean_lake: LocalLake) -> None:
+    [result] = scan(runtime_for(clean_lake), "warehouse/runs/clean", contracts_for("gold"))
+
+    assert result["ok"], failing_checks(result)
+    assert {check["type"] for check in result["checks"]} >= {"schema", "duplicate", "row_count"}
+
+
+def test_broken_upstream_fails_the_checks_that_target_it(tmp_path: Path) -> None:
+    landing = write_batch(tmp_path / "landing")
+    reviews = landing / "olist_order_reviews_dataset.csv"
+    reviews.write_text(reviews.read_text().replace("r2,o2,1,", "r2,o2,7,"))
+    orders = landing / "olist_orders_dataset.csv"
+    orders.write_text(orders.read_text().replace("o3,c3,", "o3,c404,"))
+    lake = LocalLake(tmp_path / "lake")
+    build(
+        lake, ingest_folder(LocalLake(landing), lake), "warehouse/runs/broken", tmp_path, UPSTREAM
+    )
+
+    results = scan(runtime_for(lake), "warehouse/runs/broken", contracts_for("silver"))
+
+    failures = [line for r in results for line in failing_checks(r)]
+    assert len(failures) == 2, failures
+    assert any("slv_order_reviews.review_score: review_score within 1..5" in f for f in failures)
+    assert any(
+        "slv_orders.customer_id: every order's customer_id is in customers" in f for f in failures
+    )
+
+
+def test_reports_land_in_the_lake_as_json_and_markdown(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    result = {
+        "dataset": "olist_lake/silver/slv_orders",
+        "contract": "slv_orders.yml",
+        "ok": False,
+        "errors": "",
+        "seconds": 0.1,
+        "checks": [
+            {
+                "name": "No missing values",
+                "type": "missing",
+                "column": "order_id",
+                "outcome": "passed",
+                "metrics": {"missing_count": 0},
+            },
+            {
+                "name": "every order's customer_id is in customers",
+                "type": "invalid",
+                "column": "customer_id",
+                "outcome": "failed",
+                "metrics": {"invalid_count": 3},
+            },
+        ],
+    }
+    context = {
+        "dag_id": "d",
+        "run_id": "manual__2018-06-01T00:00:00+00:00",
+        "task_id": "t",
+        "raw_batch_id": "b1",
+    }
+
+    [link] = write_reports(lake, [result], context)
+
+    assert link.endswith("dataset=silver.slv_orders/scan.md")
+    markdown = Path(link).read_text()
+    assert "FAILED" in markdown and "invalid_count=3" in markdown
+    report = read_json(lake, str(Path(link).relative_to(lake.path).with_name("scan.json")))
+    assert report["run_id"] == context["run_id"] and report["ok"] is False
+    assert json.dumps(report)

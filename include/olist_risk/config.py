@@ -17,7 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
-    return Path(value).expanduser().resolve() if value else default
+    # absolute(), not resolve(): a venv's python is a symlink whose target is not the venv
+    return Path(value).expanduser().absolute() if value else default
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def test_worker_gets_telemetry_off_paths_and_an_offline_tools_venv(mwaa_home: Pa
     assert env["OLIST_LAKE_URI"] == "s3://airflow-b/lake"
     venv = mwaa_home / "olist-tools-venv"
     assert env["OLIST_DBT_EXECUTABLE"] == str(venv / "bin/dbt")
-    assert env["OLIST_TOOL_PYTHON"] == env["OLIST_SODA_PYTHON"] == str(venv / "bin/python")
+    assert env["OLIST_TOOL_PYTHON"] == str(venv / "bin/python")
     assert env["OLIST_DBT_PROJECT_DIR"] == str(mwaa_home / "dags/dbt_project")
     ran = subprocess.run([env["OLIST_DBT_EXECUTABLE"]], capture_output=True, text=True)
     assert ran.stdout.strip() == "fake dbt from the tools venv"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ from include.olist_risk.engine import connect
 from include.olist_risk.lake import S3Credentials, S3Lake, read_json
 from include.olist_risk.quality.reports import report_prefix
 from include.olist_risk.snapshots import run_build_prefix
-from tests.e2e.airflow_cluster import AirflowClient
+from tests.dbt.compare import diff_rows
+from tests.dbt.helpers import make_lake, read_features
+from tests.e2e.airflow_cluster import AirflowClient, AirflowCluster
 from tests.ingestion.conftest import write_batch
 
 DAG_ID = "return_risk_feature_store"
@@ -80,7 +82,9 @@ def wait_for_task_state(api: AirflowClient, run_id: str, task_id: str, state: st
         states = api.task_states(DAG_ID, run_id)
         if states.get(task_id) == state:
             return
-        assert api.dag_run(DAG_ID, run_id)["state"] == "running", api.run_report(DAG_ID, run_id)
+        assert api.dag_run(DAG_ID, run_id)["state"] in ("queued", "running"), api.run_report(
+            DAG_ID, run_id
+        )
         time.sleep(3)
     raise AssertionError(f"{task_id} never reached {state}: {api.task_states(DAG_ID, run_id)}")
 
@@ -139,6 +143,38 @@ def test_backfill_builds_and_publishes_exactly_its_snapshots(
 
 
 @pytest.mark.e2e
+def test_snapshot_built_like_on_mwaa_equals_the_local_default(
+    airflow_cluster: AirflowCluster, lake: S3Lake, credentials: S3Credentials, tmp_path: Path
+) -> None:
+    """The backfill ran MWAA-style: lake on S3, dbt and Soda from the tools virtualenv, every
+    task in its own empty working directory. Its snapshot equals a plain local build."""
+    local = make_lake(tmp_path, write_batch)
+    local.dbt("build", snapshot_date="2017-04-01")
+    expected = read_features(local.warehouse, date(2017, 4, 1))
+
+    with connect(credentials=credentials) as con:
+        relation = con.sql(
+            "select * from read_parquet("
+            f"'{lake.uri('feature_store/snapshot_date=2017-04-01/data_0.parquet')}')"
+        )
+        columns = relation.columns
+        actual = {
+            (row[0], date(2017, 4, 1)): dict(zip(columns, row, strict=True))
+            for row in relation.fetchall()
+        }
+
+    assert len(expected) == 2
+    assert diff_rows(expected, actual) == []
+    isolated = [
+        line.split("\t")
+        for line in (airflow_cluster.isolation_root / "isolation.log").read_text().splitlines()
+        if line.startswith(DAG_ID)
+    ]
+    assert len(isolated) > 20 and len({row[4] for row in isolated}) == len(isolated)
+    assert airflow_cluster.env["OLIST_DBT_EXECUTABLE"].endswith(".venv-tools/bin/dbt")
+
+
+@pytest.mark.e2e
 def test_gate_waits_for_a_corrected_batch_then_builds_gold_from_it(
     airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
 ) -> None:
@@ -170,7 +206,9 @@ def test_gate_waits_for_a_corrected_batch_then_builds_gold_from_it(
 def test_gate_times_out_naming_the_failing_check_and_publishes_nothing(
     airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
 ) -> None:
-    before = lake.read_bytes("feature_store/snapshot_date=2017-04-01/data_0.parquet")
+    # Runs after the backfill test in this module: its published snapshots must survive.
+    before = {key: lake.read_bytes(key) for key in lake.list("feature_store")}
+    assert "feature_store/snapshot_date=2017-04-01/data_0.parquet" in before
     ingest(airflow_api, e2e_landing, lake, break_with=order_with_unknown_customer)
     run = airflow_api.trigger(
         DAG_ID,
@@ -204,4 +242,4 @@ def test_gate_times_out_naming_the_failing_check_and_publishes_nothing(
         and check["outcome"] == "failed"
         for check in report["checks"]
     )
-    assert lake.read_bytes("feature_store/snapshot_date=2017-04-01/data_0.parquet") == before
+    assert {key: lake.read_bytes(key) for key in lake.list("feature_store")} == before

@@ -88,7 +88,7 @@ format: setup
 
 airflow: airflow-init
 	@echo "Airflow UI: http://localhost:$(PORT)  (user admin, password admin; local only)"
-	exec $(BIN)/airflow standalone
+	$(BIN)/python -m include.olist_risk.local_airflow --port $(PORT)
 
 bench: setup
 	$(BIN)/python benchmarks/generate.py

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from include.olist_risk.assets import FEATURE_STORE
 from include.olist_risk.catalog import LATEST_BUILD_KEY
 from include.olist_risk.ingestion.batch import current_batch_id
 from include.olist_risk.lake import write_json
@@ -83,4 +84,11 @@ def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
     write_json(runtime.lake, LATEST_BUILD_KEY, {"build_prefix": run["build_prefix"]})
     for manifest in published:
         log.info("published snapshot %s: %d rows", manifest["snapshot_date"], manifest["rows"])
-    return [{"snapshot_date": m["snapshot_date"], "rows": m["rows"]} for m in published]
+    summary = [{"snapshot_date": m["snapshot_date"], "rows": m["rows"]} for m in published]
+    # Consumers scheduled on the asset learn from its event which snapshots changed.
+    context["outlet_events"][FEATURE_STORE].extra = {
+        "snapshots": summary,
+        "raw_batch_id": published[0]["raw_batch_id"],
+        "code_version": published[0]["code_version"],
+    }
+    return summary

@@ -64,3 +64,16 @@ def test_dag_file_parses_without_running_dbt_or_touching_data(
     spawned = result.stdout.split("SUBPROCESSES", 1)[1]
     assert "dbt" not in spawned and "soda" not in spawned
     assert not missing.exists()
+
+
+def test_feature_store_publishes_only_after_the_gold_audit(dag_bag) -> None:
+    dag = dag_bag.get_dag("return_risk_feature_store")
+    gold = {t.task_id for t in dag.tasks if t.task_id.startswith("gold.")}
+
+    assert dag.get_task("publish").upstream_task_ids == {"audit_gold"}
+    assert dag.get_task("audit_gold").upstream_task_ids <= gold
+    assert "quality_gate" in dag.get_task(
+        "gold.fct_customer_return_risk_features_model_build"
+    ).get_flat_relative_ids(upstream=True)
+    for group in ("bronze", "silver", "gold"):
+        assert any(t.task_id.startswith(f"{group}.") for t in dag.tasks), group

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from include.olist_risk.local_airflow import ProcessGroup
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -93,9 +94,8 @@ class AirflowCluster:
         self.isolate_tasks = isolate_tasks
         self.isolation_root = self.home / "task-workdirs"
         self.log_dir = self.home / "logs"
-        self.processes: dict[str, subprocess.Popen] = {}
-        self._log_files: list[Any] = []
         self.env = self._build_env(dags_folder, dict(env or {}))
+        self.components = ProcessGroup(self.log_dir, self.env, PROJECT_ROOT)
         self._client: AirflowClient | None = None
 
     # ----------------------------------------------------------------- configuration
@@ -182,17 +182,7 @@ class AirflowCluster:
             raise AirflowError(f"{' '.join(command)} exited {result.returncode}:\n{_tail(log, 60)}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        out = (self.log_dir / f"{name}.log").open("w")
-        self._log_files.append(out)
-        self.processes[name] = subprocess.Popen(
-            [str(BIN / "airflow"), *args],
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.components.spawn(name, [str(BIN / "airflow"), *args])
 
     def start(self) -> AirflowCluster:
         started = time.monotonic()
@@ -254,38 +244,13 @@ class AirflowCluster:
 
     def check_alive(self) -> None:
         """Fail (with the logs) if a component has exited."""
-        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        dead = self.components.exited()
         if dead:
             raise AirflowError(f"Airflow components exited: {dead}\n{self.diagnostics()}")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGINT, then SIGTERM, then SIGKILL to every process group, until all are gone."""
-        groups = {name: p.pid for name, p in self.processes.items()}
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            alive = self._signal_groups(groups, sig)
-            deadline = time.monotonic() + wait
-            while alive and time.monotonic() < deadline:
-                time.sleep(0.2)
-                alive = self._signal_groups(alive, 0)
-            if not alive:
-                break
-            groups = alive
-        for out in self._log_files:
-            out.close()
-        self._log_files.clear()
-
-    def _signal_groups(self, groups: Mapping[str, int], sig: int) -> dict[str, int]:
-        alive = {}
-        for name, pgid in groups.items():
-            self.processes[name].poll()  # reap the leader so a zombie does not count
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                continue
-            alive[name] = pgid
-        return alive
+        """Stop every component (see ProcessGroup.stop): nothing is left running."""
+        self.components.stop(timeout)
 
     # ----------------------------------------------------------------- observation
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from include.olist_risk.config import load_settings
@@ -111,3 +112,29 @@ def test_reports_land_in_the_lake_as_json_and_markdown(tmp_path: Path) -> None:
     report = read_json(lake, str(Path(link).relative_to(lake.path).with_name("scan.json")))
     assert report["run_id"] == context["run_id"] and report["ok"] is False
     assert json.dumps(report)
+
+
+def test_gold_contract_fails_on_an_out_of_range_rate_and_a_duplicate_key(
+    clean_lake: LocalLake,
+) -> None:
+    source = Path(clean_lake.uri("warehouse/runs/clean/gold/fct_customer_return_risk_features"))
+    target = Path(clean_lake.uri("warehouse/runs/tampered/gold/fct_customer_return_risk_features"))
+    partition = sorted(source.glob("snapshot_date=*"))[-1]
+    (target / partition.name).mkdir(parents=True)
+    duckdb.sql(
+        f"""
+        copy (
+            select * replace (1.5 as cancel_rate_lifetime)
+            from read_parquet('{partition}/*.parquet')
+            union all
+            (select * from read_parquet('{partition}/*.parquet') limit 1)
+        ) to '{target / partition.name / "data_0.parquet"}' (format parquet)
+        """
+    )
+
+    [result] = scan(runtime_for(clean_lake), "warehouse/runs/tampered", contracts_for("gold"))
+
+    failures = failing_checks(result)
+    assert not result["ok"]
+    assert any(".cancel_rate_lifetime:" in line for line in failures), failures
+    assert any("duplicate" in line.lower() for line in failures), failures

@@ -30,7 +30,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from include.olist_risk.alerts import log_task_failure
 from include.olist_risk.assets import FEATURE_STORE
 from include.olist_risk.config import load_settings
-from include.olist_risk.dbt_env import dbt_env_template
+from include.olist_risk.dbt_env import MACRO, dbt_env_template, s3_env
 from include.olist_risk.quality.sensor import UpstreamQualitySensor
 
 SETTINGS = load_settings()
@@ -89,6 +89,7 @@ def layer(group_id: str, select: list[str], batch_expression: str) -> DbtTaskGro
     catchup=False,
     max_active_runs=2,
     doc_md=__doc__,
+    user_defined_macros={MACRO: s3_env},
     tags=["olist", "feature-store", "dbt", "soda"],
     params={
         "snapshot_date": Param(

@@ -1,12 +1,35 @@
 """The environment of the dbt processes that Cosmos starts, as Airflow templates.
 
-S3 credentials are read from the Airflow connection when the task runs (`{{ conn.<id> }}`),
-never stored in the DAG or the repository; the dbt profile picks them up from the env.
+S3 credentials are resolved from the Airflow connection when the task runs, through the
+same boto3 chain the rest of the tasks use (`s3_credentials_from_airflow`): keys in the
+connection, or the worker's role with its session token on MWAA. Nothing is stored in the
+DAG or the repository; the dbt profile reads them from the environment.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
+from include.olist_risk.lake import s3_credentials_from_airflow
 from include.olist_risk.transform import duckdb_extension_dir
+
+MACRO = "olist_s3_env"
+# What the dbt profile falls back to when a value is absent (AWS itself, not a local API).
+_S3_DEFAULTS = {
+    "AWS_ACCESS_KEY_ID": "",
+    "AWS_SECRET_ACCESS_KEY": "",
+    "AWS_SESSION_TOKEN": "",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "OLIST_S3_ENDPOINT": "s3.amazonaws.com",
+    "OLIST_S3_USE_SSL": "true",
+    "OLIST_S3_URL_STYLE": "vhost",
+}
+
+
+@cache
+def s3_env(aws_conn_id: str) -> dict[str, str]:
+    """The connection's S3 settings as environment variables (resolved once per task)."""
+    return {**_S3_DEFAULTS, **s3_credentials_from_airflow(aws_conn_id).env()}
 
 
 def dbt_env_template(aws_conn_id: str | None) -> dict[str, str]:
@@ -22,24 +45,7 @@ def dbt_env_template(aws_conn_id: str | None) -> dict[str, str]:
     if extension_dir:
         env["OLIST_DUCKDB_EXTENSION_DIR"] = extension_dir
     if aws_conn_id:
-        conn = f"conn['{aws_conn_id}']"
-        endpoint = f"({conn}.extra_dejson.get('endpoint_url') or 'https://s3.amazonaws.com')"
         env.update(
-            {
-                "AWS_ACCESS_KEY_ID": "{{ " + conn + ".login or '' }}",
-                "AWS_SECRET_ACCESS_KEY": "{{ " + conn + ".password or '' }}",
-                "AWS_DEFAULT_REGION": "{{ "
-                + conn
-                + ".extra_dejson.get('region_name') or 'us-east-1' }}",
-                "OLIST_S3_ENDPOINT": "{{ "
-                + endpoint
-                + " | replace('https://', '') | replace('http://', '') }}",
-                "OLIST_S3_USE_SSL": "{{ 'false' if "
-                + endpoint
-                + ".startswith('http://') else 'true' }}",
-                "OLIST_S3_URL_STYLE": "{{ 'path' if "
-                + conn
-                + ".extra_dejson.get('endpoint_url') else 'vhost' }}",
-            }
+            {name: "{{ " + f"{MACRO}('{aws_conn_id}')['{name}']" + " }}" for name in _S3_DEFAULTS}
         )
     return env

@@ -70,10 +70,10 @@ airflow-init: setup
 	@mkdir -p $(AIRFLOW_HOME)
 	@test -f $(AIRFLOW_HOME)/passwords.json || echo '{"admin": "admin"}' > $(AIRFLOW_HOME)/passwords.json
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
-	$(BIN)/python -m include.olist_risk.airflow_settings airflow_settings.yaml
+	$(BIN)/python -m dev.airflow_settings airflow_settings.yaml
 
 run: airflow-init
-	$(BIN)/python -m include.olist_risk.local_run --scale $(SCALE)
+	$(BIN)/python -m dev.local_run --scale $(SCALE)
 
 test: setup
 	$(BIN)/pytest
@@ -88,7 +88,7 @@ format: setup
 
 airflow: airflow-init
 	@echo "Airflow UI: http://localhost:$(PORT)  (user admin, password admin; local only)"
-	$(BIN)/python -m include.olist_risk.local_airflow --port $(PORT)
+	$(BIN)/python -m dev.local_airflow --port $(PORT)
 
 bench: setup
 	$(BIN)/python benchmarks/generate.py

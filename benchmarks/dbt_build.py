@@ -31,14 +31,11 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 import duckdb  # noqa: E402
 
-from include.olist_risk.ingestion.batch import (  # noqa: E402
-    current_batch_id,
-    ingest_folder,
-    table_key,
-)
-from include.olist_risk.lake import LocalLake  # noqa: E402
-from include.olist_risk.sources.generator import generate  # noqa: E402
-from include.olist_risk.transform import FEATURE_STORE_MODEL, DbtInvocation  # noqa: E402
+from dev.generator.generate import generate  # noqa: E402
+from include.olist_risk.ingestion.batch import current_batch_id, ingest_folder  # noqa: E402
+from include.olist_risk.lake.layout import table_key  # noqa: E402
+from include.olist_risk.lake.storage import LocalLake  # noqa: E402
+from include.olist_risk.transform.dbt_invocation import FEATURE_STORE_MODEL, DbtInvocation  # noqa: E402
 
 TARGETS = {"full_refresh_s": 13.0, "peak_rss_gib": 3.0, "single_over_full": 0.2}
 

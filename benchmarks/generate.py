@@ -24,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def _worker(scale: float, seed: int, out_dir: Path) -> None:
     """Generate in this process and report the result and this process's peak RSS as JSON."""
     sys.path.insert(0, str(PROJECT_ROOT))
-    from include.olist_risk.sources.generator import generate
+    from dev.generator.generate import generate
 
     result = generate(out_dir, scale=scale, seed=seed)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -78,13 +78,13 @@ def main() -> None:
             "PYTHONPATH": str(PROJECT_ROOT),
         }
         run([str(BIN / "airflow"), "db", "migrate"], env)
-        run([sys.executable, "-m", "include.olist_risk.airflow_settings"], env)
+        run([sys.executable, "-m", "dev.airflow_settings"], env)
         landing = Path(tmp) / "data" / "landing"
         seconds = run(
             [
                 sys.executable,
                 "-m",
-                "include.olist_risk.sources.generator",
+                "dev.generator.generate",
                 "--out",
                 str(landing),
                 "--scale",

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from include.olist_risk.alerts import log_task_failure
-from include.olist_risk.assets import RAW_BATCH
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.lake.assets import RAW_BATCH
+from include.olist_risk.olist.tables import TABLES
 
 
 @dag(

@@ -28,10 +28,10 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from include.olist_risk.alerts import log_task_failure
-from include.olist_risk.assets import FEATURE_STORE
 from include.olist_risk.config import load_settings
-from include.olist_risk.dbt_env import MACRO, dbt_env_template, s3_env
+from include.olist_risk.lake.assets import FEATURE_STORE
 from include.olist_risk.quality.sensor import UpstreamQualitySensor
+from include.olist_risk.transform.cosmos_env import MACRO, dbt_env_template, s3_env
 
 SETTINGS = load_settings()
 DBT_PROJECT = SETTINGS.dbt_project_dir
@@ -110,7 +110,7 @@ def layer(group_id: str, select: list[str], batch_expression: str) -> DbtTaskGro
 def return_risk_feature_store():
     @task
     def resolve_run(**context) -> dict:
-        from include.olist_risk.feature_store_tasks import resolve
+        from include.olist_risk.feature_store.tasks import resolve
 
         return resolve(context)
 
@@ -133,13 +133,13 @@ def return_risk_feature_store():
 
     @task
     def audit_gold(**context) -> dict:
-        from include.olist_risk.feature_store_tasks import audit
+        from include.olist_risk.feature_store.tasks import audit
 
         return audit(context)
 
     @task(outlets=[FEATURE_STORE])
     def publish(**context) -> list[dict]:
-        from include.olist_risk.feature_store_tasks import publish as publish_run
+        from include.olist_risk.feature_store.tasks import publish as publish_run
 
         return publish_run(context)
 

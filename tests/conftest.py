@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from dev.generator.generate import GenerationResult, generate
+from tests.dev.generator.csv_rows import SCALE, SEED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -64,11 +68,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationResult:
+    """One small generated dataset shared by the generator and source tests (about a second)."""
+    return generate(tmp_path_factory.mktemp("olist-generated"), scale=SCALE, seed=SEED)
+
+
+@pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata DB in a throw-away Airflow home, with airflow_settings.yaml applied."""
     for command in (
         [str(BIN / "airflow"), "db", "migrate"],
-        [sys.executable, "-m", "include.olist_risk.airflow_settings"],
+        [sys.executable, "-m", "dev.airflow_settings"],
     ):
         result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -105,9 +115,10 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> str:
     """A fresh bucket, reachable through Airflow's `aws_default` connection; returns its name."""
-    from include.olist_risk.lake import S3Credentials
+    from include.olist_risk.lake.credentials import S3Credentials
 
-    bucket = f"test-{request.node.name.lower().replace('_', '-')[:40].strip('-')}-{free_port()}"
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"test-{name}-{free_port()}"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.olist_risk.ingestion.batch import POINTER_KEY
-from include.olist_risk.lake import S3Credentials, S3Lake, read_json
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.layout import POINTER_KEY
+from include.olist_risk.lake.storage import S3Lake, read_json
 from tests.conftest import PROJECT_ROOT
 from tests.ingestion.conftest import ROWS, write_batch
 

@@ -11,7 +11,7 @@ from tests.dbt.synthetic import write_synthetic
 @pytest.fixture(scope="session")
 def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     """The project's generator at a small scale, fully built (every snapshot, every test)."""
-    generator = pytest.importorskip("include.olist_risk.sources.generator")
+    generator = pytest.importorskip("dev.generator.generate")
     root = tmp_path_factory.mktemp("generated")
     lake = make_lake(root, lambda out: generator.generate(out, scale=GENERATED_SCALE, seed=42))
     lake.dbt("build")

@@ -1,7 +1,7 @@
 """Helpers of the dbt tests: a lake with a raw batch, dbt invocations, reading results.
 
-Every dbt call goes through include.olist_risk.transform (a subprocess with its own target
-and log paths, :memory: DuckDB unless a test says otherwise), exactly like the DAGs.
+Every dbt call goes through include.olist_risk.transform.dbt_invocation (a subprocess with its
+own target and log paths, :memory: DuckDB unless a test says otherwise), exactly like the DAGs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 
 from include.olist_risk.ingestion.batch import ingest_folder
-from include.olist_risk.lake import LocalLake
-from include.olist_risk.transform import FEATURE_STORE_MODEL, DbtInvocation, run_dbt
+from include.olist_risk.lake.storage import LocalLake
+from include.olist_risk.transform.dbt_invocation import FEATURE_STORE_MODEL, DbtInvocation, run_dbt
 from tests.dbt.raw_landing import land_raw
 
 GENERATED_SCALE = 0.03

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.olist.tables import TABLES
 
 
 def land_raw(

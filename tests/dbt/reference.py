@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.olist.tables import TABLES
 
 FMT = "%Y-%m-%d %H:%M:%S"
 

@@ -1,6 +1,6 @@
 """A tiny, deterministic Olist-shaped dataset for the dbt tests' edge cases.
 
-Not the project's generator (include/olist_risk/sources/generator.py): this one is small and
+Not the project's generator (dev/generator/generate.py): this one is small and
 deliberately nasty (zip prefixes with and without leading zeros or padding, NULL unique ids,
 reviews answered after later snapshots, several reviews per order, cancellations whose
 known_at lies months after the purchase, orders at exact window bounds, unknown centroids).
@@ -14,7 +14,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.olist.tables import TABLES
 
 FMT = "%Y-%m-%d %H:%M:%S"
 STATES = ["SP", "RJ", "MG", "RS", "PR", "BA", "SC", "PE"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from include.olist_risk.transform import DBT_PROJECT_DIR, DbtError, DbtInvocation
+from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR, DbtError, DbtInvocation
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import Lake, read_features
 
@@ -118,7 +118,7 @@ def test_build_fails_without_the_required_seed_row(
         target_path=tmp_path / "target",
         log_path=tmp_path / "logs",
     )
-    from include.olist_risk.transform import run_dbt
+    from include.olist_risk.transform.dbt_invocation import run_dbt
 
     with pytest.raises(DbtError, match="olist_has_row"):
         run_dbt(["build", "--select", seed], invocation)
@@ -159,7 +159,7 @@ def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: 
         target_path=tmp_path / "target",
         log_path=tmp_path / "logs",
     )
-    from include.olist_risk.transform import run_dbt
+    from include.olist_risk.transform.dbt_invocation import run_dbt
 
     shutil.copytree(synthetic_lake.warehouse, tmp_path / "warehouse")
     with pytest.raises(DbtError, match=r"(?i)contract"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.olist_risk.lake import S3Credentials
-from include.olist_risk.transform import duckdb_extension_dir
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.transform.dbt_invocation import duckdb_extension_dir
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import Lake, read_features
 

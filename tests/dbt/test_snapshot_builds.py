@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from include.olist_risk.sources.olist import TABLES
-from include.olist_risk.transform import FEATURE_STORE_MODEL, DbtError
+from include.olist_risk.olist.tables import TABLES
+from include.olist_risk.transform.dbt_invocation import FEATURE_STORE_MODEL, DbtError
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import Lake, copy_warehouse, make_lake, read_features, snapshots_of
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from include.olist_risk.local_airflow import ProcessGroup
+from dev.local_airflow import ProcessGroup
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -207,7 +207,7 @@ class AirflowCluster:
             if self.apply_settings:
                 self._run(
                     "airflow-settings",
-                    [sys.executable, "-m", "include.olist_risk.airflow_settings"],
+                    [sys.executable, "-m", "dev.airflow_settings"],
                 )
             self.migrate_seconds = time.monotonic() - started
             self._spawn("api-server", ["api-server", "--port", str(self.port)])

@@ -30,7 +30,7 @@ def e2e_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def e2e_s3(moto_endpoint: str) -> Any:
     """A boto3 S3 client on the moto server."""
-    from include.olist_risk.lake import S3Credentials
+    from include.olist_risk.lake.credentials import S3Credentials
 
     return S3Credentials("testing", "testing", endpoint_url=moto_endpoint).boto3_client()
 

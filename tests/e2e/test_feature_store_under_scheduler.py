@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from include.olist_risk.engine import connect
-from include.olist_risk.lake import S3Credentials, S3Lake, read_json
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.layout import run_build_prefix
+from include.olist_risk.lake.storage import S3Lake, read_json
 from include.olist_risk.quality.reports import report_prefix
-from include.olist_risk.snapshots import run_build_prefix
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import make_lake, read_features
 from tests.e2e.airflow_cluster import AirflowClient, AirflowCluster

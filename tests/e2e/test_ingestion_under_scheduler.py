@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from include.olist_risk.ingestion.batch import POINTER_KEY
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.lake.layout import POINTER_KEY
+from include.olist_risk.olist.tables import TABLES
 from tests.e2e.airflow_cluster import AirflowClient, AirflowCluster
 from tests.ingestion.conftest import ROWS, write_batch
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.olist.tables import TABLES
 
 ROWS: dict[str, list[str]] = {
     "customers": [

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from include.olist_risk.engine import connect
 from include.olist_risk.ingestion.batch import (
-    POINTER_KEY,
     BatchError,
     current_batch_id,
     discover_batch,
     ingest_folder,
     publish_batch,
     stage_table,
-    table_key,
 )
 from include.olist_risk.ingestion.validate import IngestionError
-from include.olist_risk.lake import Lake, LocalLake, S3Credentials, S3Lake, read_json
-from include.olist_risk.sources.olist import TABLES
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.layout import POINTER_KEY, table_key
+from include.olist_risk.lake.storage import Lake, LocalLake, S3Lake, read_json
+from include.olist_risk.olist.tables import TABLES
 from tests.ingestion.conftest import ROWS, batch_bytes, write_batch
 
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from include.olist_risk.ingestion.validate import IngestionError, validate_to_parquet
-from include.olist_risk.sources.olist import TABLES, TABLES_BY_FILE
+from include.olist_risk.olist.tables import TABLES, TABLES_BY_FILE
 from tests.conftest import shared_data_dir
 from tests.ingestion.conftest import batch_bytes
 

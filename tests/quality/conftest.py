@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from include.olist_risk.lake import LocalLake
-from include.olist_risk.transform import DbtInvocation, run_dbt
+from include.olist_risk.lake.storage import LocalLake
+from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
 
 
 def build(lake: LocalLake, batch_id: str, build_prefix: str, work: Path, select: list[str]) -> None:

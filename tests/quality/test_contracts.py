@@ -10,10 +10,10 @@ import pytest
 
 from include.olist_risk.config import load_settings
 from include.olist_risk.ingestion.batch import ingest_folder
-from include.olist_risk.lake import LocalLake, read_json
-from include.olist_risk.quality.gate import contracts_for, scan
+from include.olist_risk.lake.runtime import Runtime
+from include.olist_risk.lake.storage import LocalLake, read_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
-from include.olist_risk.runtime import Runtime
+from include.olist_risk.quality.verify import contracts_for, scan
 from tests.ingestion.conftest import write_batch
 from tests.quality.conftest import build
 

@@ -1,14 +1,7 @@
 """Discover a batch in the landing zone, stage each table into the lake, publish it whole.
 
-Lake layout (keys relative to the lake root):
-
-    raw/<table>/batch=<batch_id>/<table>.parquet   all-text Parquet of one file
-    raw/_batches/<batch_id>/tables/<table>.json     what staging measured for one table
-    raw/_batches/<batch_id>/manifest.json           the whole batch: checksums, row counts
-    raw/_current.json                               the pointer readers follow
-    quarantine/<batch_id>/<file>                    a rejected file, as it arrived
-    quarantine/<batch_id>/<file>.reason.json        why, machine-readable
-
+Where each part goes is `lake.layout`'s `raw/` and `quarantine/` keys: every table as all-text
+Parquet under its batch's own prefix, a manifest per batch, and one pointer readers follow.
 The batch id is derived from the files' checksums, so landing the same files again reuses
 the same keys (no duplicates) and publishing it again changes nothing. Staging writes only
 under the batch's own prefix; nothing is visible to readers until `publish_batch` replaces
@@ -27,10 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from include.olist_risk.ingestion.validate import IngestionError, validate_to_parquet
-from include.olist_risk.lake import Lake, read_json, write_json
-from include.olist_risk.sources.olist import TABLES, TABLES_BY_FILE
+from include.olist_risk.lake.layout import (
+    POINTER_KEY,
+    batch_manifest_key,
+    quarantine_key,
+    staged_table_key,
+    table_key,
+)
+from include.olist_risk.lake.storage import Lake, read_json, write_json
+from include.olist_risk.olist.tables import TABLES, TABLES_BY_FILE
 
-POINTER_KEY = "raw/_current.json"
 _SUFFIXES = (".csv", ".csv.gz", ".zip")
 
 
@@ -63,18 +62,6 @@ class Batch:
 
 class BatchError(Exception):
     """The landing zone does not hold one complete batch."""
-
-
-def table_key(table: str, batch_id: str) -> str:
-    return f"raw/{table}/batch={batch_id}/{table}.parquet"
-
-
-def _part_key(batch_id: str, table: str) -> str:
-    return f"raw/_batches/{batch_id}/tables/{table}.json"
-
-
-def manifest_key(batch_id: str) -> str:
-    return f"raw/_batches/{batch_id}/manifest.json"
 
 
 def _sha256(data: bytes) -> str:
@@ -159,7 +146,7 @@ def quarantine(
     lake: Lake, batch_id: str, local: Path, source: SourceFile, error: IngestionError
 ) -> str:
     """Keep the rejected file as it arrived, beside a machine-readable reason."""
-    base = f"quarantine/{batch_id}/{Path(source.key).name}"
+    base = quarantine_key(batch_id, Path(source.key).name)
     lake.put_file(local, base)
     reason = {
         **error.as_dict(),
@@ -213,7 +200,7 @@ def stage_table(landing: Lake, lake: Lake, batch: Batch, table_name: str) -> dic
             "parquet_key": table_key(table_name, batch.batch_id),
         }
         lake.put_file(parquet, part["parquet_key"])
-    write_json(lake, _part_key(batch.batch_id, table_name), part)
+    write_json(lake, staged_table_key(batch.batch_id, table_name), part)
     return part
 
 
@@ -225,7 +212,7 @@ def publish_batch(lake: Lake, batch: Batch) -> dict:
     """Write the batch manifest, then switch the pointer to it: all tables at once, or none."""
     parts = {}
     for name in TABLES:
-        key = _part_key(batch.batch_id, name)
+        key = staged_table_key(batch.batch_id, name)
         if not lake.exists(key):
             raise BatchError(f"batch {batch.batch_id}: table {name} was not staged; not publishing")
         parts[name] = read_json(lake, key)
@@ -234,13 +221,13 @@ def publish_batch(lake: Lake, batch: Batch) -> dict:
     manifest = {"batch_id": batch.batch_id, "tables": parts}
     if current_batch_id(lake) == batch.batch_id:
         return manifest
-    write_json(lake, manifest_key(batch.batch_id), manifest)
+    write_json(lake, batch_manifest_key(batch.batch_id), manifest)
     write_json(
         lake,
         POINTER_KEY,
         {
             "batch_id": batch.batch_id,
-            "manifest": manifest_key(batch.batch_id),
+            "manifest": batch_manifest_key(batch.batch_id),
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )

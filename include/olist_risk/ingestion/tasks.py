@@ -6,7 +6,6 @@ import logging
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.olist_risk.catalog import refresh_catalog
 from include.olist_risk.ingestion.batch import (
     Batch,
     BatchError,
@@ -15,7 +14,8 @@ from include.olist_risk.ingestion.batch import (
     stage_table,
 )
 from include.olist_risk.ingestion.validate import IngestionError
-from include.olist_risk.runtime import load_runtime
+from include.olist_risk.lake.catalog import refresh_catalog
+from include.olist_risk.lake.runtime import load_runtime
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from include.olist_risk.sources.olist import TIMESTAMP_FORMAT, ColumnType, OlistTable
+from include.olist_risk.olist.tables import TIMESTAMP_FORMAT, ColumnType, OlistTable
 
 UTF8_BOM = codecs.BOM_UTF8
 

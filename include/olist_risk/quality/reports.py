@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from include.olist_risk.lake import Lake
+from include.olist_risk.lake.storage import Lake
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from include.olist_risk.engine import connect
-from include.olist_risk.lake import S3Credentials
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.duckdb_engine import connect
 
 DATA_SOURCE = "olist_lake"
 

@@ -15,11 +15,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from include.olist_risk.ingestion.batch import current_batch_id
-from include.olist_risk.lake import read_json, write_json
-from include.olist_risk.quality.gate import contracts_for, scan
+from include.olist_risk.lake.runtime import load_runtime
+from include.olist_risk.lake.storage import read_json, write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
-from include.olist_risk.runtime import load_runtime
-from include.olist_risk.transform import DbtInvocation, run_dbt
+from include.olist_risk.quality.verify import contracts_for, scan
+from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
 
 
 class UpstreamQualitySensor(BaseSensorOperator):

@@ -1,0 +1,94 @@
+"""The feature-store DAG's Python task bodies (dbt and the gate are operators of their own)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.olist_risk.feature_store.publish import code_version, publish_snapshots
+from include.olist_risk.feature_store.resolve import resolve_run
+from include.olist_risk.ingestion.batch import current_batch_id
+from include.olist_risk.lake.assets import FEATURE_STORE
+from include.olist_risk.lake.layout import LATEST_BUILD_KEY
+from include.olist_risk.lake.runtime import load_runtime
+from include.olist_risk.lake.storage import write_json
+from include.olist_risk.quality.reports import failing_checks, write_reports
+from include.olist_risk.quality.verify import contracts_for, scan
+
+log = logging.getLogger(__name__)
+
+
+def resolve(context: dict[str, Any]) -> dict[str, Any]:
+    runtime = load_runtime()
+    batch_id = current_batch_id(runtime.lake)
+    if batch_id is None:
+        raise AirflowFailException(
+            f"no raw batch published in {runtime.lake.root}: run the olist_ingestion DAG first"
+        )
+    try:
+        run = resolve_run(context, context["params"])
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from None
+    run["raw_batch_id"] = batch_id
+    log.info(
+        "building %s from raw batch %s under %s",
+        run["snapshot_date"] or "every snapshot",
+        batch_id,
+        runtime.lake.uri(run["build_prefix"]),
+    )
+    return run
+
+
+def _gate_batch(context: dict[str, Any]) -> str:
+    return context["ti"].xcom_pull(task_ids="quality_gate")["raw_batch_id"]
+
+
+def audit(context: dict[str, Any]) -> dict[str, Any]:
+    """Write-audit-publish: the gold contract must pass before anything is published."""
+    runtime = load_runtime()
+    run = context["ti"].xcom_pull(task_ids="resolve_run")
+    results = scan(runtime, run["build_prefix"], contracts_for("gold"))
+    links = write_reports(
+        runtime.lake,
+        results,
+        {
+            "dag_id": context["dag"].dag_id,
+            "run_id": context["run_id"],
+            "task_id": context["ti"].task_id,
+            "raw_batch_id": _gate_batch(context),
+        },
+    )
+    for link in links:
+        log.info("Soda report: %s", link)
+    failures = [line for result in results for line in failing_checks(result)]
+    if failures:
+        raise AirflowFailException(
+            "gold contract failed, nothing published: " + "; ".join(failures)
+        )
+    return {"datasets": [result["dataset"] for result in results], "reports": links}
+
+
+def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
+    runtime = load_runtime()
+    run = context["ti"].xcom_pull(task_ids="resolve_run")
+    published = publish_snapshots(
+        runtime.lake,
+        run["build_prefix"],
+        raw_batch_id=_gate_batch(context),
+        version=code_version(runtime.settings.dbt_project_dir / "target" / "manifest.json"),
+        run_id=context["run_id"],
+        credentials=runtime.credentials,
+    )
+    write_json(runtime.lake, LATEST_BUILD_KEY, {"build_prefix": run["build_prefix"]})
+    for manifest in published:
+        log.info("published snapshot %s: %d rows", manifest["snapshot_date"], manifest["rows"])
+    summary = [{"snapshot_date": m["snapshot_date"], "rows": m["rows"]} for m in published]
+    # Consumers scheduled on the asset learn from its event which snapshots changed.
+    context["outlet_events"][FEATURE_STORE].extra = {
+        "snapshots": summary,
+        "raw_batch_id": published[0]["raw_batch_id"],
+        "code_version": published[0]["code_version"],
+    }
+    return summary

@@ -1,0 +1,57 @@
+"""Where each thing lives in the lake: the keys every stage agrees on, defined once.
+
+Keys are relative to the lake root (`OLIST_LAKE_URI`):
+
+    raw/<table>/batch=<batch_id>/<table>.parquet        one delivered table, as text
+    raw/_batches/<batch_id>/tables/<table>.json          what staging measured for one table
+    raw/_batches/<batch_id>/manifest.json                the whole batch: checksums, row counts
+    raw/_current.json                                    the pointer readers follow
+    quarantine/<batch_id>/<file>[.reason.json]           a rejected file and why
+    warehouse/runs/<run_id>/{bronze,silver,gold}/...     one feature-store run's build
+    warehouse/_latest.json                               the build that published last
+    feature_store/snapshot_date=<S>/data_0.parquet       a published snapshot
+    feature_store/_manifests/snapshot_date=<S>.json      its batch, code version, rows, time
+    reports/dag_id=<dag>/run_id=<run>/dataset=<d>/       Soda scan reports
+    catalog/olist.duckdb                                 DuckDB views over all of the above
+"""
+
+from __future__ import annotations
+
+import re
+
+POINTER_KEY = "raw/_current.json"
+LATEST_BUILD_KEY = "warehouse/_latest.json"
+LAKE_CATALOG_KEY = "catalog/olist.duckdb"
+FEATURE_STORE_PREFIX = "feature_store"
+FEATURE_STORE_MANIFESTS = f"{FEATURE_STORE_PREFIX}/_manifests"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def table_key(table: str, batch_id: str) -> str:
+    return f"raw/{table}/batch={batch_id}/{table}.parquet"
+
+
+def staged_table_key(batch_id: str, table: str) -> str:
+    return f"raw/_batches/{batch_id}/tables/{table}.json"
+
+
+def batch_manifest_key(batch_id: str) -> str:
+    return f"raw/_batches/{batch_id}/manifest.json"
+
+
+def quarantine_key(batch_id: str, file_name: str) -> str:
+    return f"quarantine/{batch_id}/{file_name}"
+
+
+def run_build_prefix(run_id: str) -> str:
+    """Each run builds its layers under its own prefix, so concurrent runs never share files."""
+    return f"warehouse/runs/{_UNSAFE.sub('_', run_id)}"
+
+
+def snapshot_partition_key(snapshot: str) -> str:
+    return f"{FEATURE_STORE_PREFIX}/snapshot_date={snapshot}/data_0.parquet"
+
+
+def snapshot_manifest_key(snapshot: str) -> str:
+    return f"{FEATURE_STORE_MANIFESTS}/snapshot_date={snapshot}.json"

@@ -1,0 +1,73 @@
+"""The lake interface behaves the same on a folder and on S3; the catalog follows the pointer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from include.olist_risk.ingestion.batch import ingest_folder
+from include.olist_risk.lake.catalog import catalog_views, refresh_catalog
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.storage import Lake, LocalLake, S3Lake, read_json, write_json
+from tests.ingestion.conftest import ROWS, write_batch
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request, tmp_path: Path) -> Lake:
+    if request.param == "local":
+        return LocalLake(tmp_path / "lake")
+    credentials = S3Credentials(
+        "testing", "testing", endpoint_url=request.getfixturevalue("moto_endpoint")
+    )
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Lake(f"s3://{bucket}/prefix", credentials.boto3_client())
+
+
+def test_a_prefix_lists_its_folder_only_not_siblings_sharing_its_name(lake: Lake) -> None:
+    for key in ("raw/a.json", "raw/sub/b.json", "raw2/c.json", "rawish.json"):
+        write_json(lake, key, {"key": key})
+
+    assert lake.list("raw") == ["raw/a.json", "raw/sub/b.json"]
+    assert lake.list("raw/a.json") == ["raw/a.json"]
+    assert lake.list("missing") == []
+    assert read_json(lake, "raw/sub/b.json") == {"key": "raw/sub/b.json"}
+
+
+def test_delete_prefix_removes_the_folder_and_keeps_its_siblings(lake: Lake) -> None:
+    for key in ("runs/1/x.parquet", "runs/1/y/z.parquet", "runs/10/x.parquet"):
+        lake.write_bytes(key, b"x")
+
+    lake.delete_prefix("runs/1")
+
+    assert not lake.exists("runs/1/x.parquet")
+    assert lake.list("runs") == ["runs/10/x.parquet"]
+
+
+def test_put_and_get_file_round_trip_bytes(lake: Lake, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(bytes(range(256)))
+
+    lake.put_file(source, "files/in.bin")
+    lake.get_file("files/in.bin", tmp_path / "out" / "in.bin")
+
+    assert (tmp_path / "out" / "in.bin").read_bytes() == source.read_bytes()
+
+
+def test_catalog_views_read_the_batch_the_pointer_names(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    batch_id = ingest_folder(LocalLake(write_batch(tmp_path / "landing")), lake)
+    catalog = tmp_path / "catalog" / "olist.duckdb"
+
+    views = refresh_catalog(lake, catalog)
+
+    assert views == catalog_views(lake)
+    assert sorted(views["raw"]) == sorted(ROWS)
+    assert all(f"batch={batch_id}" in source for source in views["raw"].values())
+    with connect(catalog, read_only=True) as con:
+        counts = {
+            name: con.execute(f"select count(*) from raw.{name}").fetchone()[0] for name in ROWS
+        }
+    assert counts == {name: len(rows) for name, rows in ROWS.items()}
+    assert lake.exists("catalog/olist.duckdb")

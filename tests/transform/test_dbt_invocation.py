@@ -1,0 +1,98 @@
+"""The dbt invocation the orchestration runs (a subprocess; the module never imports dbt)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.transform import dbt_invocation
+from include.olist_risk.transform.dbt_invocation import DbtError, DbtInvocation, run_dbt
+
+
+def test_vars_env_and_command_for_a_local_lake(tmp_path: Path) -> None:
+    invocation = DbtInvocation(
+        lake_root="/data/lake/", raw_batch_id="20240101", target_path=tmp_path
+    )
+    assert invocation.dbt_vars() == {"lake_root": "/data/lake", "raw_batch_id": "20240101"}
+    env = invocation.env(base={})
+    assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+    assert env["DO_NOT_TRACK"] == "1"
+    assert env["OLIST_DBT_TARGET"] == "local"
+    assert env["OLIST_DBT_DUCKDB_PATH"] == ":memory:"
+    command = invocation.command(["build", "--select", "gold"])
+    assert command[0] == str(Path(sys.executable).parent / "dbt")
+    assert command[command.index("--project-dir") + 1] == str(dbt_invocation.DBT_PROJECT_DIR)
+    assert json.loads(command[command.index("--vars") + 1])["raw_batch_id"] == "20240101"
+    assert command[command.index("--target-path") + 1] == str(tmp_path)
+
+
+def test_s3_invocation_selects_the_s3_target_and_passes_settings() -> None:
+    invocation = DbtInvocation(
+        lake_root="s3://bucket/lake",
+        raw_batch_id="b",
+        build_root="s3://bucket/wh",
+        snapshot_date="2018-09-01",
+        s3=S3Credentials("key", "secret", endpoint_url="http://127.0.0.1:5000"),
+        extension_dir="/ext",
+    )
+    env = invocation.env(base={})
+    assert env["OLIST_DBT_TARGET"] == "s3"
+    assert env["OLIST_S3_ENDPOINT"] == "127.0.0.1:5000"
+    assert env["OLIST_S3_USE_SSL"] == "false"
+    assert env["OLIST_S3_URL_STYLE"] == "path"
+    assert env["AWS_ACCESS_KEY_ID"] == "key"
+    assert env["OLIST_DUCKDB_EXTENSION_DIR"] == "/ext"
+    assert invocation.dbt_vars() == {
+        "lake_root": "s3://bucket/lake",
+        "raw_batch_id": "b",
+        "build_root": "s3://bucket/wh",
+        "snapshot_date": "2018-09-01",
+    }
+
+
+@pytest.mark.parametrize("bad", ["2018-09-15", "2018-9-01", "latest"])
+def test_snapshot_date_must_be_a_month_start(bad: str) -> None:
+    with pytest.raises(ValueError, match="month start"):
+        DbtInvocation(lake_root="/l", raw_batch_id="b", snapshot_date=bad)
+
+
+def test_required_arguments() -> None:
+    with pytest.raises(ValueError, match="lake_root"):
+        DbtInvocation(lake_root="", raw_batch_id="b")
+    with pytest.raises(ValueError, match="raw_batch_id"):
+        DbtInvocation(lake_root="/l", raw_batch_id="")
+
+
+def test_run_dbt_raises_with_the_tail_of_dbt_output(tmp_path: Path) -> None:
+    fake = tmp_path / "dbt"
+    fake.write_text(
+        "#!/bin/sh\nfor i in $(seq 1 200); do echo line $i; done\n"
+        'echo "Compilation Error in model x" >&2\nexit 2\n'
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    invocation = DbtInvocation(lake_root="/l", raw_batch_id="b", dbt_executable=fake)
+    with pytest.raises(DbtError) as raised:
+        run_dbt(["run"], invocation)
+    message = str(raised.value)
+    assert "exit 2" in message
+    assert "Compilation Error in model x" in message
+    assert "line 200" in message
+    assert "line 1\n" not in message
+    assert raised.value.returncode == 2
+
+
+def test_run_dbt_reports_a_missing_executable(tmp_path: Path) -> None:
+    invocation = DbtInvocation(lake_root="/l", raw_batch_id="b", dbt_executable=tmp_path / "nope")
+    with pytest.raises(DbtError, match="not found"):
+        run_dbt(["run"], invocation)
+
+
+def test_module_does_not_import_dbt() -> None:
+    source = Path(dbt_invocation.__file__).read_text()
+    assert "import dbt" not in source
+    assert "from dbt" not in source

@@ -48,12 +48,12 @@ $(VENV)/.installed: requirements/local.txt | $(BIN)/python
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements/local.txt
 	touch $@
 
-# Cosmos renders the DAG from the manifest: no dbt call at DAG parse time.
+# dbt's parsed state, made in the environment every run gets, so that no run re-parses.
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := dbt_project/dbt_project.yml dbt_project/profiles.yml $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null)
 
 $(MANIFEST): $(TOOLS_VENV)/.installed $(DBT_SOURCES)
-	$(TOOLS_VENV)/bin/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+	$(BIN)/python -m include.olist_risk.transform.dbt_invocation $(OLIST_DBT_EXECUTABLE)
 	touch $@
 
 $(TOOLS_VENV)/.installed: requirements/tools.txt requirements/local.txt | $(VENV)/.installed
@@ -69,8 +69,8 @@ lock: | $(BIN)/python
 airflow-init: setup
 	@mkdir -p $(AIRFLOW_HOME)
 	@test -f $(AIRFLOW_HOME)/passwords.json || echo '{"admin": "admin"}' > $(AIRFLOW_HOME)/passwords.json
-	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
-	$(BIN)/python -m dev.airflow_settings airflow_settings.yaml
+	$(BIN)/python -m dev.metadata_db -- $(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(BIN)/python -m dev.metadata_db -- $(BIN)/python -m dev.airflow_settings airflow_settings.yaml
 
 run: airflow-init
 	$(BIN)/python -m dev.local_run --scale $(SCALE)
@@ -91,7 +91,7 @@ airflow: airflow-init
 	$(BIN)/python -m dev.local_airflow --port $(PORT)
 
 bench: setup
-	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/pipeline.py --scale $(SCALE)
 
 clean:
 	rm -rf $(AIRFLOW_HOME) data dbt_project/target

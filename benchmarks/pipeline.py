@@ -1,106 +1,142 @@
-"""Time the whole pipeline under real Airflow and split each DAG run into work and overhead.
+"""What an Airflow run costs next to the same dbt work in one process, side by side.
 
-    python benchmarks/pipeline.py [--scale 1.0]
+    python benchmarks/pipeline.py [--scale 1.0]        # `make bench SCALE=...`
 
-Runs in a throw-away Airflow home and data folder: generation, the ingestion DAG, the
-feature-store DAG as a full refresh (every snapshot in one run), then one monthly run (the
-interval ending at 2018-09-01). Each DAG runs with `airflow dags test` (tasks one after the
-other), so wall time = sum of task durations + Airflow's own overhead (parsing, scheduling,
-task start-up); the task durations come from the metadata database.
+In a throw-away Airflow home and data folder: generate, ingest (`airflow dags test`), then
+for a full refresh (every snapshot) and for one monthly snapshot (2018-08-01):
+
+- the feature-store DAG with `airflow dags test` (real tasks, one after the other);
+- one `dbt build` of the same nodes with the same settings in a single process.
+
+Prints wall and CPU seconds of each, their ratios, the peak RSS of the largest process, how
+many dbt processes each Airflow run started and how many of them parsed the whole project.
+The machine is shared: compare the ratios, measured in one run, not absolute seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sqlite3
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
 BIN = Path(sys.executable).parent
+DAG = "return_risk_feature_store"
+SNAPSHOT = "2018-08-01"
+LAYERS = ["path:models/bronze", "path:models/silver", "path:models/gold", "path:seeds"]
 
 
-def run(command: list[str], env: dict[str, str]) -> float:
+@dataclass
+class Cost:
+    wall: float
+    cpu: float
+    peak_rss_gib: float
+    output: str
+
+
+def measure(command: list[str], env: dict[str, str]) -> Cost:
+    """Wall and CPU seconds of a command and everything it started (children are waited)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = result.stdout + result.stderr
     if result.returncode != 0 or "state=failed" in output:
         sys.stderr.write(output[-4000:])
         raise SystemExit(f"failed: {' '.join(command)}")
-    return time.perf_counter() - started
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of children is the largest single process so far (KiB on Linux)
+    return Cost(wall, cpu, after.ru_maxrss / 2**20, output)
 
 
-def task_seconds(home: Path, dag_id: str) -> tuple[float, int, dict[str, float]]:
-    """Sum of task durations of the DAG's latest run, their count, and the slowest groups."""
-    with sqlite3.connect(home / "airflow.db") as con:
-        (run_id,) = con.execute(
-            "select run_id from dag_run where dag_id = ? order by id desc limit 1", (dag_id,)
-        ).fetchone()
-        rows = con.execute(
-            "select task_id, coalesce(duration, 0) from task_instance "
-            "where dag_id = ? and run_id = ?",
-            (dag_id, run_id),
-        ).fetchall()
-    groups: dict[str, float] = {}
-    for task_id, duration in rows:
-        group = task_id.split(".")[0]
-        groups[group] = groups.get(group, 0.0) + duration
-    return sum(d for _, d in rows), len(rows), groups
+def dbt_in_one_process(env: dict[str, str], lake: str, snapshot: str | None, work: Path) -> Cost:
+    """The DAG's dbt work as one `dbt build`, through the same invocation module."""
+    from include.olist_risk.ingestion.batch import current_batch_id
+    from include.olist_risk.lake.storage import LocalLake
+    from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation
 
-
-def report(label: str, wall: float, home: Path, dag_id: str) -> None:
-    work, count, groups = task_seconds(home, dag_id)
-    overhead = wall - work
-    print(
-        f"{label:<28} wall {wall:7.1f} s | {count:3d} tasks {work:7.1f} s | "
-        f"Airflow overhead {overhead:6.1f} s ({overhead / wall:4.0%})"
+    invocation = DbtInvocation(
+        lake_root=lake,
+        raw_batch_id=current_batch_id(LocalLake(lake)) or "",
+        build_root=f"{lake}/warehouse/bench-{snapshot or 'full'}",
+        snapshot_date=snapshot,
+        dbt_executable=Path(env["OLIST_DBT_EXECUTABLE"]),
+        target_path=work / "target",
+        log_path=work / "logs",
     )
-    slowest = sorted(groups.items(), key=lambda item: -item[1])[:6]
-    print("    by group: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
+    invocation.seed_partial_parse()
+    command = invocation.command(["build", "--select", *LAYERS, *GATED_BY_SODA])
+    return measure(command, invocation.env(env))
+
+
+def dbt_processes(output: str) -> tuple[int, int]:
+    """(dbt processes, full parses) of a `dags test` run, from the tasks' own log lines."""
+    processes = output.count("dbt build of ")
+    return processes, output.count("Unable to do partial parsing")
+
+
+def report(label: str, airflow: Cost, dbt: Cost) -> None:
+    processes, full_parses = dbt_processes(airflow.output)
+    print(
+        f"{label:<18} Airflow wall {airflow.wall:7.1f} s cpu {airflow.cpu:7.1f} s | "
+        f"one dbt process wall {dbt.wall:6.1f} s cpu {dbt.cpu:6.1f} s | "
+        f"ratio wall {airflow.wall / dbt.wall:4.2f}x cpu {airflow.cpu / dbt.cpu:4.2f}x | "
+        f"dbt processes {processes}, full parses {full_parses} | "
+        f"peak RSS {max(airflow.peak_rss_gib, dbt.peak_rss_gib):.2f} GiB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"scale {args.scale}; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     with tempfile.TemporaryDirectory(prefix="olist-bench-") as tmp:
-        home = Path(tmp) / "airflow"
+        home, data = Path(tmp) / "airflow", Path(tmp) / "data"
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
-            "OLIST_DATA_DIR": str(Path(tmp) / "data"),
+            "OLIST_DATA_DIR": str(data),
             "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "PYTHONPATH": str(PROJECT_ROOT),
         }
-        run([str(BIN / "airflow"), "db", "migrate"], env)
-        run([sys.executable, "-m", "dev.airflow_settings"], env)
-        landing = Path(tmp) / "data" / "landing"
-        seconds = run(
-            [
-                sys.executable,
-                "-m",
-                "dev.generator.generate",
-                "--out",
-                str(landing),
-                "--scale",
-                str(args.scale),
-            ],
-            env,
-        )
-        print(f"scale {args.scale}: generation {seconds:.1f} s")
+        env.setdefault("OLIST_DBT_EXECUTABLE", str(PROJECT_ROOT / ".venv-tools" / "bin" / "dbt"))
+        env.setdefault("OLIST_TOOL_PYTHON", str(PROJECT_ROOT / ".venv-tools" / "bin" / "python"))
         airflow = str(BIN / "airflow")
-        wall = run([airflow, "dags", "test", "olist_ingestion"], env)
-        report("ingestion", wall, home, "olist_ingestion")
-        dag = "return_risk_feature_store"
-        wall = run([airflow, "dags", "test", dag, "--conf", '{"full_refresh": true}'], env)
-        report("feature store, full refresh", wall, home, dag)
-        wall = run([airflow, "dags", "test", dag, "2018-08-01"], env)
-        report("feature store, one month", wall, home, dag)
+        measure([airflow, "db", "migrate"], env)
+        measure([sys.executable, "-m", "dev.airflow_settings"], env)
+        generated = measure(
+            [sys.executable, "-m", "dev.generator.generate", "--out", str(data / "landing"),
+             "--scale", str(args.scale)],
+            env,
+        )  # fmt: skip
+        print(f"generation {generated.wall:.1f} s")
+        ingested = measure([airflow, "dags", "test", "olist_ingestion"], env)
+        print(f"ingestion (Airflow) {ingested.wall:.1f} s")
+        lake = str(data / "lake")
+        full = measure([airflow, "dags", "test", DAG, "--conf", '{"full_refresh": true}'], env)
+        full_dbt = dbt_in_one_process(env, lake, None, Path(tmp) / "dbt-full")
+        report("full refresh", full, full_dbt)
+        month = measure([airflow, "dags", "test", DAG, "--conf", json.dumps(
+            {"snapshot_date": SNAPSHOT})], env)  # fmt: skip
+        month_dbt = dbt_in_one_process(env, lake, SNAPSHOT, Path(tmp) / "dbt-month")
+        report(f"snapshot {SNAPSHOT}", month, month_dbt)
+        print(
+            f"Airflow single snapshot / Airflow full refresh: wall {month.wall / full.wall:.2f}, "
+            f"cpu {month.cpu / full.cpu:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ run for `[2018-05-01, 2018-06-01)` builds `2018-06-01`. Backfills build history.
 `snapshot_date` (YYYY-MM-DD, a month start) overrides the interval for manual runs;
 `full_refresh` rebuilds every snapshot in one run (first load).
 
-Cosmos renders the dbt project from its manifest as one task group per layer. Between silver
-and gold, **quality_gate** (a reschedule-mode sensor) verifies the Soda contracts of the
+Each layer is a task group whose task runs one `dbt build` of the layer in one process (the
+dbt project read from `OLIST_DBT_PROJECT_DIR`, run values passed as environment variables so
+dbt's parsed state stays valid); its log ends with a table of every model and test. Between
+silver and gold, **quality_gate** (a reschedule-mode sensor) verifies the Soda contracts of the
 silver tables gold reads; while a check fails it waits, and if ingestion publishes a
 corrected batch meanwhile it rebuilds bronze and silver from it at the next poke. Gold is then
 built from the batch that passed, audited by its own contract, and only then published to
@@ -23,64 +25,29 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 
 from include.olist_risk.alerts import log_task_failure
-from include.olist_risk.config import load_settings
 from include.olist_risk.lake.assets import FEATURE_STORE
 from include.olist_risk.quality.sensor import UpstreamQualitySensor
-from include.olist_risk.transform.cosmos_env import MACRO, dbt_env_template, s3_env
+from include.olist_risk.transform.layer_build import LAYERS, DbtLayerBuildOperator
 
-SETTINGS = load_settings()
-DBT_PROJECT = SETTINGS.dbt_project_dir
 RUN = "ti.xcom_pull(task_ids='resolve_run')"
 GATE = "ti.xcom_pull(task_ids='quality_gate')"
 
 
-def dbt_vars(batch_expression: str) -> dict[str, str | bool]:
-    return {
-        "lake_root": SETTINGS.lake_uri,
-        "raw_batch_id": "{{ " + batch_expression + " }}",
-        "build_root": SETTINGS.lake_uri + "/{{ " + RUN + "['build_prefix'] }}",
-        "snapshot_date": "{{ " + RUN + "['snapshot_date'] }}",
-        # The quality gate owns upstream content rules here (see dbt_project.yml).
-        "upstream_content_tests": False,
-    }
-
-
-def layer(group_id: str, select: list[str], batch_expression: str) -> DbtTaskGroup:
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=ProjectConfig(
-            manifest_path=DBT_PROJECT / "target" / "manifest.json",
-            dbt_project_path=DBT_PROJECT,
-            project_name="olist_risk",
-        ),
-        profile_config=ProfileConfig(
-            profile_name="olist_risk",
-            target_name="s3" if SETTINGS.lake_is_s3 else "local",
-            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
-        ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=str(SETTINGS.dbt_executable),
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            select=select,
-            test_behavior=TestBehavior.BUILD,
-        ),
-        operator_args={
-            "vars": dbt_vars(batch_expression),
-            "env": dbt_env_template(SETTINGS.aws_conn_id if SETTINGS.lake_is_s3 else None),
-            "append_env": True,
-            "install_deps": False,
-            "pool": "dbt",
-        },
-    )
+def layer(name: str, batch_expression: str) -> TaskGroup:
+    with TaskGroup(group_id=name, tooltip=f"dbt build {' '.join(LAYERS[name])}") as group:
+        DbtLayerBuildOperator(
+            task_id="dbt_build",
+            layer=name,
+            select=LAYERS[name],
+            raw_batch_id="{{ " + batch_expression + " }}",
+            build_prefix="{{ " + RUN + "['build_prefix'] }}",
+            snapshot_date="{{ " + RUN + "['snapshot_date'] }}",
+            pool="dbt",
+        )
+    return group
 
 
 @dag(
@@ -89,7 +56,6 @@ def layer(group_id: str, select: list[str], batch_expression: str) -> DbtTaskGro
     catchup=False,
     max_active_runs=2,
     doc_md=__doc__,
-    user_defined_macros={MACRO: s3_env},
     tags=["olist", "feature-store", "dbt", "soda"],
     params={
         "snapshot_date": Param(
@@ -115,21 +81,21 @@ def return_risk_feature_store():
         return resolve(context)
 
     run = resolve_run()
-    bronze = layer("bronze", ["path:models/bronze"], RUN + "['raw_batch_id']")
-    silver = layer("silver", ["path:models/silver"], RUN + "['raw_batch_id']")
+    bronze = layer("bronze", RUN + "['raw_batch_id']")
+    silver = layer("silver", RUN + "['raw_batch_id']")
     gate = UpstreamQualitySensor(
         task_id="quality_gate",
         layer="silver",
         build_prefix="{{ " + RUN + "['build_prefix'] }}",
         built_batch_id="{{ " + RUN + "['raw_batch_id'] }}",
         snapshot_date="{{ " + RUN + "['snapshot_date'] }}",
-        rebuild_select=["path:models/bronze", "path:models/silver"],
+        rebuild_select=[*LAYERS["bronze"], *LAYERS["silver"]],
         mode="reschedule",
         timeout_param="quality_timeout_minutes",
         poke_interval_param="quality_poke_seconds",
         pool="dbt",
     )
-    gold = layer("gold", ["path:models/gold", "path:seeds"], GATE + "['raw_batch_id']")
+    gold = layer("gold", GATE + "['raw_batch_id']")
 
     @task
     def audit_gold(**context) -> dict:

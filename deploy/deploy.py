@@ -7,9 +7,9 @@ Why it is shaped like this:
 
 * MWAA workers share no disk and (in private subnets) have no internet egress, so everything a
   task needs is shipped through the bucket: the dags folder (with ``include/`` and the dbt
-  project inside it, because MWAA puts the dags folder on ``sys.path`` and Cosmos reads the
-  project from the worker's local copy), ``plugins.zip`` (Airflow plugins plus the wheels),
-  ``requirements.txt`` and ``startup.sh``.
+  project inside it, because MWAA puts the dags folder on ``sys.path`` and each layer's dbt
+  build reads the project from the worker's local copy), ``plugins.zip`` (Airflow plugins
+  plus the wheels), ``requirements.txt`` and ``startup.sh``.
 * MWAA pins requirements, plugins and the startup script by S3 object version, so the bucket
   must be versioned and the environment is updated to exactly the versions just uploaded.
   Unchanged files are not re-uploaded (their SHA-256 is stored as object metadata) and the
@@ -181,7 +181,10 @@ def _files_under(root: Path) -> list[Path]:
 
 
 def _dbt_project_files(dbt_dir: Path) -> list[Path]:
-    """The dbt project minus build output; target/manifest.json is kept for Cosmos."""
+    """The dbt project minus build output; its parsed state in target/ is kept.
+
+    manifest.json and partial_parse.msgpack let dbt on the workers skip parsing the project
+    (when the workers' profile values match the ones it was parsed with)."""
     dropped_dirs = {"target", "logs", "dbt_packages"}
     keep = []
     for path in _files_under(dbt_dir):
@@ -191,14 +194,14 @@ def _dbt_project_files(dbt_dir: Path) -> list[Path]:
         if path.suffix in {".duckdb", ".wal"}:
             continue
         keep.append(path)
-    manifest = dbt_dir / "target" / "manifest.json"
-    if manifest.is_file():
-        keep.append(manifest)
+    for parsed in ("manifest.json", "partial_parse.msgpack"):
+        if (dbt_dir / "target" / parsed).is_file():
+            keep.append(dbt_dir / "target" / parsed)
     return keep
 
 
 def ensure_manifest(dbt_dir: Path, *, dry_run: bool = False) -> list[str]:
-    """Make sure target/manifest.json exists: Cosmos renders the DAG from it on MWAA.
+    """Make sure target/manifest.json exists: the dbt builds on MWAA start from it.
 
     MWAA's Airflow environment has no dbt, so the manifest must be built here. It is parsed
     with the dbt next to this interpreter only when missing; returns notes for the plan.

@@ -3,7 +3,8 @@
 `airflow standalone` 3.3.1 hung here on Ctrl-C after its children had exited, so this
 starts the API server, scheduler, DAG processor and triggerer itself, each in its own
 process group with its own log, and on SIGINT or SIGTERM stops them all: SIGINT, then
-SIGTERM, then SIGKILL, so that nothing is left running. The end-to-end tests start their
+SIGTERM, then SIGKILL, so that nothing is left running. The metadata database, PostgreSQL
+(`dev/metadata_db.py`), starts first and stops last. The end-to-end tests start their
 Airflow with the same `ProcessGroup`.
 
     python -m dev.local_airflow --port 8080
@@ -36,7 +37,7 @@ class ProcessGroup:
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: list[IO[str]] = []
 
-    def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, command: list[str], user: str | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("w")
         self._logs.append(log)
@@ -48,6 +49,7 @@ class ProcessGroup:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            user=user,
         )
         return self.processes[name]
 
@@ -88,24 +90,32 @@ class ProcessGroup:
 
 
 def main() -> None:
+    from dev.metadata_db import MetadataDB
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     airflow = str(Path(sys.executable).parent / "airflow")
-    group = ProcessGroup(home / "logs" / "components")
     stopping = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.append(True))
+    database = ProcessGroup(home / "logs" / "components")
+    db = MetadataDB(home)
+    if not db.start_in(database):
+        print(f"reusing the PostgreSQL already running on {db.socket_dir}")
+    group = ProcessGroup(home / "logs" / "components", env={**os.environ, **db.env()})
     for name in COMPONENTS:
         extra = ["--port", str(args.port)] if name == "api-server" else []
         group.spawn(name, [airflow, name, *extra])
     print(f"Airflow on http://localhost:{args.port}  (logs: {group.log_dir}); Ctrl-C stops it")
-    while not stopping and not (dead := group.exited()):
+    while not stopping and not (dead := {**group.exited(), **database.exited()}):
         time.sleep(1)
     if not stopping:
         print(f"component(s) exited: {dead}; stopping the others (see their logs)")
+    # Airflow first: its components write to the database until they have stopped.
     group.stop()
+    database.stop()
     print("Airflow stopped")
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from dev.generator.generate import generate
+from dev.metadata_db import running
 from include.olist_risk.config import load_settings
 from include.olist_risk.lake.layout import (
     FEATURE_STORE_MANIFESTS,
@@ -42,6 +43,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    # The same metadata database as `make airflow`, so its UI shows these runs.
+    with running(home) as db:
+        os.environ.update(db.env())
+        run_pipeline(args)
+
+
+def run_pipeline(args: argparse.Namespace) -> None:
     settings = load_settings()
     if settings.landing_uri.startswith("s3://"):
         raise SystemExit("local_run generates into a local landing folder; unset OLIST_LANDING_URI")

@@ -1,21 +1,30 @@
 {#- Where every layer lives in the lake. The lake is the system of record: each dbt
     invocation may start from an empty DuckDB and finds upstream layers there. -#}
 
+{#- A run value (which lake, batch, build and snapshot) from the environment, read only while
+    executing, never while parsing: values that change every run then leave dbt's
+    partial-parse cache valid, where a changed --vars forces a full re-parse. -#}
+{% macro olist_run_value(name) -%}
+    {%- if execute -%}
+        {{- return(env_var(name, '') | string | trim) -}}
+    {%- endif -%}
+    {{- return('') -}}
+{%- endmacro %}
+
 {% macro olist_lake_root() -%}
-    {%- set root = var('lake_root', '') | string | trim -%}
-    {{- root.rstrip('/') -}}
+    {{- olist_run_value('OLIST_LAKE_ROOT').rstrip('/') -}}
 {%- endmacro %}
 
 {% macro olist_build_root() -%}
-    {%- set root = var('build_root', '') | string | trim -%}
-    {%- if root == '' or root == 'None' -%}
+    {%- set root = olist_run_value('OLIST_BUILD_ROOT') -%}
+    {%- if root == '' -%}
         {%- set root = olist_lake_root() ~ '/warehouse' -%}
     {%- endif -%}
     {{- root.rstrip('/') -}}
 {%- endmacro %}
 
 {% macro olist_raw_location(table_name) -%}
-    {{- olist_lake_root() }}/raw/{{ table_name }}/batch={{ var('raw_batch_id', '') }}/{{ table_name }}.parquet
+    {{- olist_lake_root() }}/raw/{{ table_name }}/batch={{ olist_run_value('OLIST_RAW_BATCH_ID') }}/{{ table_name }}.parquet
 {%- endmacro %}
 
 {#- Overrides dbt-duckdb's macro of the same name: {build_root}/{schema}/{model}.parquet, or a

@@ -1,8 +1,8 @@
-{% macro olist_assert_required_vars() -%}
+{% macro olist_assert_run_environment() -%}
     {%- if execute and flags.WHICH in ('run', 'build', 'test', 'seed', 'retry') -%}
-        {%- for name in ('lake_root', 'raw_batch_id') -%}
-            {%- if (var(name, '') | string | trim) in ('', 'None') -%}
-                {{ exceptions.raise_compiler_error("dbt var '" ~ name ~ "' is required: pass --vars '{lake_root: ..., raw_batch_id: ...}'") }}
+        {%- for name in ('OLIST_LAKE_ROOT', 'OLIST_RAW_BATCH_ID') -%}
+            {%- if olist_run_value(name) in ('', 'None') -%}
+                {{ exceptions.raise_compiler_error("environment variable " ~ name ~ " is required (the lake and the raw batch to build from)") }}
             {%- endif -%}
         {%- endfor -%}
         {%- do olist_snapshot_date() -%}
@@ -10,8 +10,23 @@
     select 1
 {%- endmacro %}
 
+{#- DuckDB spills beyond memory_limit into a directory of this invocation's own, so that
+    concurrent dbt processes never share temp files; DuckDB creates it under the existing
+    OLIST_DUCKDB_SPILL_ROOT (or TMPDIR, or /tmp) and removes it at exit. Set here, not in the
+    profile: a value that changes per invocation in the profile forces a full re-parse. -#}
+{% macro olist_configure_spill() -%}
+    {%- if execute -%}
+        {%- set root = env_var('OLIST_DUCKDB_SPILL_ROOT', env_var('TMPDIR', '/tmp')) | trim -%}
+        {%- call statement('olist_spill') -%}
+            set temp_directory = '{{ root.rstrip('/') }}/olist-duckdb-spill-{{ invocation_id }}'
+        {%- endcall -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}
+
 {#- Register what the selected nodes read but this invocation does not build, so that any
     selection works in a brand-new, empty DuckDB (one task per worker, no shared disk):
+    - raw sources: a view over the run's raw batch (OLIST_RAW_BATCH_ID) in the lake;
     - upstream `lake_parquet` / `external` models: a view over their Parquet in the lake;
     - upstream seeds: a table loaded from the seed CSV shipped with the project.
     Selected unit tests count as readers of their model's parents, so
@@ -35,10 +50,16 @@
             {%- for upstream_id in node['depends_on']['nodes'] -%}
                 {%- if upstream_id in seen or upstream_id in selected_resources -%}{%- continue -%}{%- endif -%}
                 {%- do seen.update({upstream_id: true}) -%}
-                {%- set upstream = graph['nodes'].get(upstream_id) -%}
+                {%- set upstream = graph['nodes'].get(upstream_id) or graph['sources'].get(upstream_id) -%}
                 {%- if upstream is none -%}{%- continue -%}{%- endif -%}
-                {%- set rel = api.Relation.create(database=upstream['database'], schema=upstream['schema'], identifier=upstream['alias']) -%}
-                {%- if upstream.resource_type == 'model' and upstream.config.materialized in ('lake_parquet', 'external') -%}
+                {%- set rel = api.Relation.create(database=upstream['database'], schema=upstream['schema'], identifier=upstream.get('alias') or upstream['identifier']) -%}
+                {%- if upstream.resource_type == 'source' -%}
+                    {%- set sql -%}
+                        create or replace view {{ rel }} as (
+                            select * from read_parquet('{{ olist_raw_location(upstream['name']) }}')
+                        )
+                    {%- endset -%}
+                {%- elif upstream.resource_type == 'model' and upstream.config.materialized in ('lake_parquet', 'external') -%}
                     {#- hive partition columns read back last: a contracted model keeps its order -#}
                     {%- set column_list = '*' -%}
                     {%- if upstream.config.get('partition_by') and upstream.config.get('contract', {}).get('enforced') -%}

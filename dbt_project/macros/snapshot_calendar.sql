@@ -1,7 +1,6 @@
-{#- The `snapshot_date` var: '' (full refresh) or a validated 'YYYY-MM-DD' month start. -#}
+{#- OLIST_SNAPSHOT_DATE: '' (full refresh) or a validated 'YYYY-MM-DD' month start. -#}
 {% macro olist_snapshot_date() -%}
-    {%- set raw = var('snapshot_date', '') -%}
-    {%- set value = '' if raw is none else (raw | string | trim) -%}
+    {%- set value = olist_run_value('OLIST_SNAPSHOT_DATE') -%}
     {%- if value in ('', 'None', 'none', 'null') -%}
         {{- return('') -}}
     {%- endif -%}
@@ -10,7 +9,7 @@
         {%- set parsed = modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}
     {%- endif -%}
     {%- if parsed is none or parsed.day != 1 -%}
-        {{- exceptions.raise_compiler_error("dbt var snapshot_date must be a month start 'YYYY-MM-DD' (or empty for a full refresh), got '" ~ value ~ "'") -}}
+        {{- exceptions.raise_compiler_error("OLIST_SNAPSHOT_DATE must be a month start 'YYYY-MM-DD' (or empty for a full refresh), got '" ~ value ~ "'") -}}
     {%- endif -%}
     {{- return(value) -}}
 {%- endmacro %}

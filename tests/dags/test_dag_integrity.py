@@ -68,12 +68,20 @@ def test_dag_file_parses_without_running_dbt_or_touching_data(
 
 def test_feature_store_publishes_only_after_the_gold_audit(dag_bag) -> None:
     dag = dag_bag.get_dag("return_risk_feature_store")
-    gold = {t.task_id for t in dag.tasks if t.task_id.startswith("gold.")}
 
     assert dag.get_task("publish").upstream_task_ids == {"audit_gold"}
-    assert dag.get_task("audit_gold").upstream_task_ids <= gold
-    assert "quality_gate" in dag.get_task(
-        "gold.fct_customer_return_risk_features_model_build"
-    ).get_flat_relative_ids(upstream=True)
-    for group in ("bronze", "silver", "gold"):
-        assert any(t.task_id.startswith(f"{group}.") for t in dag.tasks), group
+    assert dag.get_task("audit_gold").upstream_task_ids == {"gold.dbt_build"}
+    assert dag.get_task("gold.dbt_build").upstream_task_ids == {"quality_gate"}
+    assert dag.get_task("quality_gate").upstream_task_ids == {"silver.dbt_build"}
+    assert dag.get_task("silver.dbt_build").upstream_task_ids == {"bronze.dbt_build"}
+
+
+def test_each_layer_is_one_dbt_build_of_exactly_its_models(dag_bag) -> None:
+    dag = dag_bag.get_dag("return_risk_feature_store")
+    builds = {t.task_id: t for t in dag.tasks if t.task_id.endswith(".dbt_build")}
+
+    assert sorted(builds) == ["bronze.dbt_build", "gold.dbt_build", "silver.dbt_build"]
+    assert builds["bronze.dbt_build"].select == ["path:models/bronze"]
+    assert builds["silver.dbt_build"].select == ["path:models/silver"]
+    assert builds["gold.dbt_build"].select == ["path:models/gold", "path:seeds"]
+    assert {t.pool for t in builds.values()} == {"dbt"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_feature_store_parquet_has_exactly_the_spec_columns(synthetic_lake: Lake
     assert columns == dict(SPEC_COLUMNS)
 
 
-def test_dbt_parse_and_ls_work_without_data_or_vars(tmp_path: Path) -> None:
+def test_dbt_parse_and_ls_work_without_data_or_run_values(tmp_path: Path) -> None:
     dbt = str(DbtInvocation(lake_root="unused", raw_batch_id="unused").dbt_executable)
     env = DbtInvocation(lake_root="unused", raw_batch_id="unused").env()
     for args in (["parse"], ["ls", "--resource-type", "model"]):
@@ -83,17 +84,18 @@ def test_dbt_parse_and_ls_work_without_data_or_vars(tmp_path: Path) -> None:
     assert (tmp_path / "target" / "manifest.json").exists()
 
 
-def test_runs_without_lake_root_fail_clearly(tmp_path: Path) -> None:
+def test_runs_without_a_lake_root_fail_clearly(tmp_path: Path) -> None:
     invocation = DbtInvocation(
         lake_root="x", raw_batch_id="y", target_path=tmp_path / "t", log_path=tmp_path / "l"
     )
-    command = invocation.command(["run", "--select", "stg_orders", "--vars", "{}"])
+    env = invocation.env()
+    del env["OLIST_LAKE_ROOT"]
     result = subprocess.run(
-        command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
-        check=False,
+        invocation.command(["run", "--select", "stg_orders"]), capture_output=True, text=True,
+        env=env, cwd=DBT_PROJECT_DIR, check=False,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "lake_root" in result.stdout
+    assert "OLIST_LAKE_ROOT is required" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -164,3 +166,60 @@ def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: 
     shutil.copytree(synthetic_lake.warehouse, tmp_path / "warehouse")
     with pytest.raises(DbtError, match=r"(?i)contract"):
         run_dbt(["run", "--select", "fct_customer_return_risk_features"], invocation)
+
+
+def test_each_dbt_process_spills_into_a_directory_of_its_own(
+    synthetic_lake: Lake, tmp_path: Path
+) -> None:
+    """Concurrent dbt processes must never share DuckDB temp files, and none may be left."""
+    from include.olist_risk.transform.dbt_invocation import run_dbt
+
+    root = tmp_path / "spill-root"
+    root.mkdir()
+    spill_dirs = []
+    for run in ("first", "second"):
+        lake = Lake(
+            csv_dir=synthetic_lake.csv_dir,
+            lake_root=synthetic_lake.lake_root,
+            batch_id=synthetic_lake.batch_id,
+            work_dir=tmp_path / run,
+            build_root=str(tmp_path / "warehouse"),
+        )
+        run_dbt(
+            ["run", "--select", "stg_orders"],
+            lake.invocation(),
+            extra_env={"OLIST_DUCKDB_SPILL_ROOT": str(root)},
+        )
+        log = (tmp_path / run / "logs" / "dbt.log").read_text()
+        marker = f"set temp_directory = '{root}/olist-duckdb-spill-"
+        assert marker in log
+        spill_dirs.append(log.split(marker, 1)[1].split("'", 1)[0])
+    assert spill_dirs[0] != spill_dirs[1]
+    assert list(root.iterdir()) == []  # DuckDB removes the directory it created
+
+
+def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
+    from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA
+    from include.olist_risk.transform.layer_build import LAYERS
+
+    invocation = DbtInvocation(
+        lake_root="unused", raw_batch_id="unused", target_path=tmp_path / "t", log_path=tmp_path
+    )
+
+    def listed(select: list[str]) -> list[str]:
+        output = ["--output", "json", "--output-keys", "unique_id", "--quiet"]
+        command = invocation.command(["ls", "--select", *select, *GATED_BY_SODA, *output])
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
+            check=True,
+        )  # fmt: skip
+        return [json.loads(line)["unique_id"] for line in result.stdout.splitlines() if line]
+
+    by_layer = [node for select in LAYERS.values() for node in listed(select)]
+    everything = listed([scope for select in LAYERS.values() for scope in select])
+
+    assert sorted(by_layer) == sorted(everything)  # each node once, none missing
+    assert any(node.startswith("test.") and "relationships" in node for node in by_layer)

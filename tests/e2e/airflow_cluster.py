@@ -11,8 +11,8 @@ execution API over HTTP, and are observed only through the public REST API, as a
         run = api.wait_for_run("olist_ingestion", run["dag_run_id"], timeout=120)
         assert run["state"] == "success", af.diagnostics()
 
-The metadata DB is a SQLite file in `home` (WAL journal, 60 s lock timeout; see
-`sqlite_connect.py`). Every process logs to `home/logs/<name>.log`; `diagnostics()` returns
+The metadata DB is PostgreSQL (dev/metadata_db.py, as `make airflow` runs it), started first
+and stopped last. Every process logs to `home/logs/<name>.log`; `diagnostics()` returns
 their tails for assertion messages. `stop()` sends SIGINT, then SIGTERM, then SIGKILL to each
 process group, so nothing is left running.
 """
@@ -23,7 +23,6 @@ import base64
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import requests
 
 from dev.local_airflow import ProcessGroup
+from dev.metadata_db import MetadataDB
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -94,8 +94,12 @@ class AirflowCluster:
         self.isolate_tasks = isolate_tasks
         self.isolation_root = self.home / "task-workdirs"
         self.log_dir = self.home / "logs"
+        # The metadata database of `make airflow`: PostgreSQL, not SQLite, whose locking
+        # fails parallel runs under a LocalExecutor.
+        self.db = MetadataDB(self.home)
         self.env = self._build_env(dags_folder, dict(env or {}))
         self.components = ProcessGroup(self.log_dir, self.env, PROJECT_ROOT)
+        self.database = ProcessGroup(self.log_dir)
         self._client: AirflowClient | None = None
 
     # ----------------------------------------------------------------- configuration
@@ -112,8 +116,7 @@ class AirflowCluster:
 
         airflow = {
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tests.e2e.sqlite_connect.CONNECT_ARGS",
+            **self.db.env(),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
@@ -199,11 +202,8 @@ class AirflowCluster:
                 "from tests.e2e.task_isolation import task_policy  # noqa: F401\n"
             )
         try:
+            self.db.start_in(self.database)
             self._run("db-migrate", [str(BIN / "airflow"), "db", "migrate"])
-            with sqlite3.connect(self.home / "airflow.db") as con:
-                # Persistent: readers no longer block the single writer (and vice versa).
-                mode = con.execute("pragma journal_mode=wal").fetchone()[0]
-            assert mode == "wal", f"could not switch the metadata DB to WAL: {mode}"
             if self.apply_settings:
                 self._run(
                     "airflow-settings",
@@ -249,8 +249,9 @@ class AirflowCluster:
             raise AirflowError(f"Airflow components exited: {dead}\n{self.diagnostics()}")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Stop every component (see ProcessGroup.stop): nothing is left running."""
+        """Stop every component (see ProcessGroup.stop), the database last: nothing is left."""
         self.components.stop(timeout)
+        self.database.stop(timeout)
 
     # ----------------------------------------------------------------- observation
 
@@ -506,6 +507,14 @@ class AirflowClient:
             ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"]
             for ti in self.task_instances(dag_id, run_id)
         }
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value, deserialized."""
+        entry = self.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+            deserialize="true",
+        )
+        return entry["value"]
 
     def run_report(self, dag_id: str, run_id: str, *, lines: int = 60) -> str:
         """Task states, the logs of failed tasks, and the component logs: for assertions."""

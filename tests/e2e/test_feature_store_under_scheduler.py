@@ -2,7 +2,7 @@
 
 Data: the tiny hand-written batch (tests/ingestion/conftest.py). Its included orders are
 o1 (person u1, 2017-01-05), o2 (u1, 2017-02-06) and o3 (u2, 2017-03-04), so by FEATURES.md
-section 2 snapshot 2017-02-01 has 1 row (u1), 2017-03-01 has 1 (u1) and 2017-04-01 has 2.
+section 2 snapshot 2017-02-01 has 1 row (u1), 2017-03-01 has 1 (u1) and every later one 2.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from tests.ingestion.conftest import write_batch
 
 DAG_ID = "return_risk_feature_store"
 INGESTION = "olist_ingestion"
-BACKFILLED = {"2017-02-01": 1, "2017-03-01": 1, "2017-04-01": 2}
+BACKFILLED = {
+    "2017-02-01": 1,
+    "2017-03-01": 1,
+    "2017-04-01": 2,
+    "2017-05-01": 2,
+    "2017-06-01": 2,
+    "2017-07-01": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +103,12 @@ def gold_states(api: AirflowClient, run_id: str) -> set:
 
 
 @pytest.mark.e2e
-def test_backfill_builds_and_publishes_exactly_its_snapshots(
-    airflow_api: AirflowClient, e2e_landing: Path, lake: S3Lake, credentials: S3Credentials
+def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
+    airflow_api: AirflowClient,
+    e2e_landing: Path,
+    lake: S3Lake,
+    credentials: S3Credentials,
+    tmp_path: Path,
 ) -> None:
     batch_id = ingest(airflow_api, e2e_landing, lake)
     airflow_api.wait_for_dag(DAG_ID)
@@ -108,9 +119,9 @@ def test_backfill_builds_and_publishes_exactly_its_snapshots(
     latest = now.replace(day=1).date().isoformat()
 
     backfill = airflow_api.create_backfill(
-        DAG_ID, "2017-01-01T00:00:00Z", "2017-03-01T00:00:00Z", max_active_runs=2
+        DAG_ID, "2017-01-01T00:00:00Z", "2017-06-01T00:00:00Z", max_active_runs=2
     )
-    runs = airflow_api.wait_for_backfill(backfill, expected_runs=3, timeout=900)
+    runs = airflow_api.wait_for_backfill(backfill, expected_runs=6, timeout=900)
     scheduled = airflow_api.dag_runs(DAG_ID, run_type="scheduled")
     runs_all = airflow_api.wait_for_runs(
         DAG_ID, [r["dag_run_id"] for r in runs + scheduled], timeout=600
@@ -136,6 +147,38 @@ def test_backfill_builds_and_publishes_exactly_its_snapshots(
                 "order by customer_unique_id"
             ).fetchall()
             assert built == store[snapshot]
+    # Each backfilled snapshot equals the same snapshot of one full refresh of the batch. A
+    # full refresh stops at the month after the last purchase (2017-04-01); the later monthly
+    # runs still publish (snapshots beyond the data are refused in a later change).
+    local = make_lake(tmp_path, write_batch)
+    local.dbt("build")
+    refreshed = read_features(local.warehouse)
+    assert sorted({snapshot.isoformat() for _, snapshot in refreshed}) == [
+        "2017-02-01",
+        "2017-03-01",
+        "2017-04-01",
+    ]
+    with connect(credentials=credentials) as con:
+        relation = con.sql(
+            f"select * from read_parquet('{lake.uri('feature_store')}/*/*.parquet', "
+            "hive_partitioning = true)"
+        )
+        columns = relation.columns
+        backfilled = {
+            (row[columns.index("customer_unique_id")], row[columns.index("snapshot_date")]): dict(
+                zip(columns, row, strict=True)
+            )
+            for row in relation.fetchall()
+            if row[columns.index("snapshot_date")] in {snapshot for _, snapshot in refreshed}
+        }
+    assert len(backfilled) == len(refreshed) == 4
+    assert diff_rows(refreshed, backfilled) == []
+    # One dbt process per layer, each starting from the parsed state `make setup` wrote.
+    for run in runs_all:
+        for layer in ("bronze", "silver", "gold"):
+            built = airflow_api.xcom(DAG_ID, run["dag_run_id"], f"{layer}.dbt_build")
+            assert built["layer"] == layer and built["nodes"] > 0
+            assert built["full_parse"] is False, (run["dag_run_id"], layer)
     starts = sorted(
         (r["start_date"], r["end_date"]) for r in runs_all if r["start_date"] and r["end_date"]
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from include.olist_risk.lake.storage import LocalLake
-from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
+from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
 
 
 def build(lake: LocalLake, batch_id: str, build_prefix: str, work: Path, select: list[str]) -> None:
@@ -18,6 +18,5 @@ def build(lake: LocalLake, batch_id: str, build_prefix: str, work: Path, select:
         build_root=lake.uri(build_prefix),
         target_path=work / "target",
         log_path=work / "logs",
-        extra_vars={"upstream_content_tests": False},
     )
-    run_dbt(["build", "--indirect-selection", "cautious", "--select", *select], invocation)
+    run_dbt(["build", "--select", *select, *GATED_BY_SODA], invocation)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import stat
 import sys
 from pathlib import Path
@@ -14,24 +13,36 @@ from include.olist_risk.transform import dbt_invocation
 from include.olist_risk.transform.dbt_invocation import DbtError, DbtInvocation, run_dbt
 
 
-def test_vars_env_and_command_for_a_local_lake(tmp_path: Path) -> None:
+def test_run_values_reach_dbt_as_environment_not_vars(tmp_path: Path) -> None:
     invocation = DbtInvocation(
         lake_root="/data/lake/", raw_batch_id="20240101", target_path=tmp_path
     )
-    assert invocation.dbt_vars() == {"lake_root": "/data/lake", "raw_batch_id": "20240101"}
     env = invocation.env(base={})
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
     assert env["DO_NOT_TRACK"] == "1"
-    assert env["OLIST_DBT_TARGET"] == "local"
     assert env["OLIST_DBT_DUCKDB_PATH"] == ":memory:"
+    assert env["OLIST_LAKE_ROOT"] == "/data/lake"
+    assert env["OLIST_RAW_BATCH_ID"] == "20240101"
+    assert env["OLIST_BUILD_ROOT"] == env["OLIST_SNAPSHOT_DATE"] == ""
     command = invocation.command(["build", "--select", "gold"])
     assert command[0] == str(Path(sys.executable).parent / "dbt")
     assert command[command.index("--project-dir") + 1] == str(dbt_invocation.DBT_PROJECT_DIR)
-    assert json.loads(command[command.index("--vars") + 1])["raw_batch_id"] == "20240101"
+    # --vars that change per run would make dbt re-parse the whole project every run
+    assert "--vars" not in command
     assert command[command.index("--target-path") + 1] == str(tmp_path)
 
 
-def test_s3_invocation_selects_the_s3_target_and_passes_settings() -> None:
+def test_two_runs_differ_only_in_their_run_values() -> None:
+    def env(**run: str) -> dict[str, str]:
+        return DbtInvocation(lake_root="s3://b/lake", **run).env(base={})
+
+    first = env(raw_batch_id="a", build_root="s3://b/runs/1", snapshot_date="2018-09-01")
+    second = env(raw_batch_id="b", build_root="s3://b/runs/2")
+    changed = {name for name in first.keys() | second.keys() if first.get(name) != second.get(name)}
+    assert changed == {"OLIST_RAW_BATCH_ID", "OLIST_BUILD_ROOT", "OLIST_SNAPSHOT_DATE"}
+
+
+def test_s3_invocation_passes_the_endpoint_and_credentials() -> None:
     invocation = DbtInvocation(
         lake_root="s3://bucket/lake",
         raw_batch_id="b",
@@ -41,18 +52,24 @@ def test_s3_invocation_selects_the_s3_target_and_passes_settings() -> None:
         extension_dir="/ext",
     )
     env = invocation.env(base={})
-    assert env["OLIST_DBT_TARGET"] == "s3"
     assert env["OLIST_S3_ENDPOINT"] == "127.0.0.1:5000"
     assert env["OLIST_S3_USE_SSL"] == "false"
     assert env["OLIST_S3_URL_STYLE"] == "path"
     assert env["AWS_ACCESS_KEY_ID"] == "key"
     assert env["OLIST_DUCKDB_EXTENSION_DIR"] == "/ext"
-    assert invocation.dbt_vars() == {
-        "lake_root": "s3://bucket/lake",
-        "raw_batch_id": "b",
-        "build_root": "s3://bucket/wh",
-        "snapshot_date": "2018-09-01",
-    }
+    assert env["OLIST_BUILD_ROOT"] == "s3://bucket/wh"
+    assert env["OLIST_SNAPSHOT_DATE"] == "2018-09-01"
+
+
+def test_a_separate_target_path_starts_from_the_projects_parsed_state(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "target").mkdir(parents=True)
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed")
+    invocation = DbtInvocation(
+        lake_root="/l", raw_batch_id="b", project_dir=project, target_path=tmp_path / "t"
+    )
+    invocation.seed_partial_parse()
+    assert (tmp_path / "t" / "partial_parse.msgpack").read_bytes() == b"parsed"
 
 
 @pytest.mark.parametrize("bad", ["2018-09-15", "2018-9-01", "latest"])

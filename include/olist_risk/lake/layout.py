@@ -8,6 +8,7 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
     raw/_current.json                                    the pointer readers follow
     quarantine/<batch_id>/<file>[.reason.json]           a rejected file and why
     warehouse/runs/<run_id>/{bronze,silver,gold}/...     one feature-store run's build
+    warehouse/runs/<run_id>/_dbt/<layer>/run_results.json  what dbt reported for a layer
     warehouse/_latest.json                               the build that published last
     feature_store/snapshot_date=<S>/data_0.parquet       a published snapshot
     feature_store/_manifests/snapshot_date=<S>.json      its batch, code version, rows, time
@@ -47,6 +48,10 @@ def quarantine_key(batch_id: str, file_name: str) -> str:
 def run_build_prefix(run_id: str) -> str:
     """Each run builds its layers under its own prefix, so concurrent runs never share files."""
     return f"warehouse/runs/{_UNSAFE.sub('_', run_id)}"
+
+
+def dbt_results_key(build_prefix: str, layer: str) -> str:
+    return f"{build_prefix}/_dbt/{layer}/run_results.json"
 
 
 def snapshot_partition_key(snapshot: str) -> str:

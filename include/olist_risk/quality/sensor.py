@@ -19,7 +19,7 @@ from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import read_json, write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
-from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
+from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
 
 
 class UpstreamQualitySensor(BaseSensorOperator):
@@ -72,11 +72,10 @@ class UpstreamQualitySensor(BaseSensorOperator):
                 snapshot_date=self.snapshot_date or None,
                 dbt_executable=runtime.settings.dbt_executable,
                 project_dir=runtime.settings.dbt_project_dir,
-                # Same as the Cosmos groups: content rules are this gate's job, not dbt's.
-                extra_vars={"upstream_content_tests": False},
             )
+            # As in the layer builds: content rules are this gate's job, not dbt's.
             run_dbt(
-                ["build", "--indirect-selection", "cautious", "--select", *self.rebuild_select],
+                ["build", "--select", *self.rebuild_select, *GATED_BY_SODA],
                 invocation,
                 extra_env=runtime.credentials.env() if runtime.credentials else None,
             )

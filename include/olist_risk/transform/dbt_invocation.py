@@ -8,6 +8,11 @@ Every invocation may start from an empty DuckDB (tasks land on different workers
 shared disk): the dbt project reads and writes every layer as Parquet in the lake and
 re-registers upstream layers at the start of each run.
 
+Run values (lake, batch, build root, snapshot) reach dbt as environment variables that the
+project reads only while executing, and the profile never changes between runs, so the
+partial-parse state written by `make setup` (`target/partial_parse.msgpack`) stays valid:
+no run re-parses the project.
+
     from include.olist_risk.lake.credentials import S3Credentials
     from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
     invocation = DbtInvocation(lake_root="s3://lake/olist", raw_batch_id="20240101T000000",
@@ -17,14 +22,13 @@ re-registers upstream layers at the start of each run.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,19 +45,31 @@ def default_dbt_executable() -> Path:
     return Path(sys.executable).parent / "dbt"
 
 
-def duckdb_extension_dir() -> str | None:
+def duckdb_extension_dir(dbt_executable: Path | None = None) -> str | None:
     """Directory holding DuckDB's httpfs (PyPI `duckdb-ext-httpfs`), for offline loading.
 
-    Asked of the environment first (`OLIST_DUCKDB_EXTENSION_DIR`), then of the `duckdb_ext`
-    package if it is importable here; on MWAA it lives in the dbt virtualenv, so pass it.
+    Asked of the environment first (`OLIST_DUCKDB_EXTENSION_DIR`), then of the virtualenv the
+    dbt executable lives in, then of this interpreter. It is part of dbt's profile, so every
+    invocation in one environment must get the same directory, or dbt re-parses the project.
     """
     if os.environ.get("OLIST_DUCKDB_EXTENSION_DIR"):
         return os.environ["OLIST_DUCKDB_EXTENSION_DIR"]
+    if dbt_executable is not None:
+        venv = Path(dbt_executable).parent.parent
+        found = sorted(venv.glob("lib/python*/site-packages/duckdb_ext/extensions"))
+        if found:
+            return str(found[-1])
     try:
         import duckdb_ext  # type: ignore[import-not-found]
     except ImportError:
         return None
     return str(duckdb_ext.get_extension_dir())
+
+
+# The orchestrated path leaves the delivered data's content rules to the Soda quality gate,
+# which waits for a corrected batch where a failing dbt test would fail the run.
+GATED_BY_SODA = ("--exclude", "tag:upstream_content")
+FULL_PARSE_MARKER = "Unable to do partial parsing"
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,6 @@ class DbtInvocation:
     # separate target/ and logs/ let concurrent invocations share one project checkout
     target_path: Path | None = None
     log_path: Path | None = None
-    # other dbt vars, e.g. {"upstream_content_tests": False} as the orchestrated path passes
-    extra_vars: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.lake_root:
@@ -85,26 +99,14 @@ class DbtInvocation:
                 f"snapshot_date must be a month start YYYY-MM-01, got {self.snapshot_date!r}"
             )
 
-    @property
-    def is_s3(self) -> bool:
-        return any(
-            root.startswith("s3://") for root in (self.lake_root, self.build_root or "") if root
-        )
-
-    def dbt_vars(self) -> dict[str, object]:
-        values: dict[str, object] = {
-            **self.extra_vars,
-            "lake_root": self.lake_root.rstrip("/"),
-            "raw_batch_id": self.raw_batch_id,
+    def run_values(self) -> dict[str, str]:
+        """What this run builds, as the environment the dbt project reads it from."""
+        return {
+            "OLIST_LAKE_ROOT": self.lake_root.rstrip("/"),
+            "OLIST_RAW_BATCH_ID": self.raw_batch_id,
+            "OLIST_BUILD_ROOT": (self.build_root or "").rstrip("/"),
+            "OLIST_SNAPSHOT_DATE": self.snapshot_date or "",
         }
-        if self.build_root:
-            values["build_root"] = self.build_root.rstrip("/")
-        if self.snapshot_date:
-            values["snapshot_date"] = self.snapshot_date
-        return values
-
-    def vars_arg(self) -> str:
-        return json.dumps(self.dbt_vars(), sort_keys=True)
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
@@ -112,17 +114,11 @@ class DbtInvocation:
             {
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
                 "DO_NOT_TRACK": "1",
-                "OLIST_DBT_TARGET": "s3" if self.is_s3 else "local",
                 "OLIST_DBT_DUCKDB_PATH": self.duckdb_path,
+                **self.run_values(),
             }
         )
-        if not env.get("OLIST_DUCKDB_TEMP_DIRECTORY"):
-            # where DuckDB spills beyond memory_limit: one directory per invocation, so that
-            # concurrent dbt processes never share temp files (DuckDB removes it at exit)
-            env["OLIST_DUCKDB_TEMP_DIRECTORY"] = str(
-                Path(tempfile.gettempdir()) / "olist-duckdb-spill" / uuid.uuid4().hex
-            )
-        extension_dir = self.extension_dir or duckdb_extension_dir()
+        extension_dir = self.extension_dir or duckdb_extension_dir(self.dbt_executable)
         if extension_dir:
             env["OLIST_DUCKDB_EXTENSION_DIR"] = extension_dir
         if self.s3 is not None:
@@ -132,14 +128,12 @@ class DbtInvocation:
         return env
 
     def command(self, args: Sequence[str]) -> list[str]:
-        """dbt args, plus project/profiles dirs and --vars unless the caller gave them."""
+        """dbt args, plus project/profiles/target/log paths unless the caller gave them."""
         command = [str(self.dbt_executable), *args]
         if "--project-dir" not in args:
             command += ["--project-dir", str(self.project_dir)]
         if "--profiles-dir" not in args:
             command += ["--profiles-dir", str(self.project_dir)]
-        if args and args[0] not in ("deps", "clean", "debug") and "--vars" not in args:
-            command += ["--vars", self.vars_arg()]
         if self.target_path is not None and "--target-path" not in args:
             command += ["--target-path", str(self.target_path)]
         if self.log_path is not None and "--log-path" not in args:
@@ -149,6 +143,16 @@ class DbtInvocation:
     @property
     def run_results_path(self) -> Path:
         return (self.target_path or self.project_dir / "target") / "run_results.json"
+
+    def seed_partial_parse(self) -> None:
+        """Give a separate target path the project's parsed state, so dbt need not re-parse."""
+        if self.target_path is None:
+            return
+        saved = self.project_dir / "target" / "partial_parse.msgpack"
+        copy = self.target_path / "partial_parse.msgpack"
+        if saved.exists() and not copy.exists():
+            self.target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, copy)
 
 
 class DbtError(RuntimeError):
@@ -165,34 +169,85 @@ class DbtError(RuntimeError):
         )
 
 
+@dataclass(frozen=True)
+class DbtRun:
+    """What one finished dbt process reported."""
+
+    output: str
+    full_parse: bool
+
+
 def run_dbt(
     command: list[str],
     invocation: DbtInvocation,
     *,
     timeout: float | None = None,
     extra_env: Mapping[str, str] | None = None,
-) -> None:
-    """Run `dbt <command>` for this invocation; raise DbtError with dbt's tail on failure."""
+    on_line: Callable[[str], None] | None = None,
+) -> DbtRun:
+    """Run `dbt <command>`, handing each output line to `on_line` as it comes.
+
+    Raises DbtError with dbt's tail on a non-zero exit or a timeout.
+    """
     args = invocation.command(command)
     env = invocation.env()
     if extra_env:
         env.update(extra_env)
+    invocation.seed_partial_parse()
+    lines: list[str] = []
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             args,
             cwd=invocation.project_dir,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
-            check=False,
         )
     except FileNotFoundError as error:
         raise DbtError(
             args, 127, f"dbt executable not found: {invocation.dbt_executable}"
         ) from error
-    except subprocess.TimeoutExpired as error:
-        output = (error.stdout or "") if isinstance(error.stdout, str) else ""
-        raise DbtError(args, -1, f"{output}\ntimed out after {timeout} s") from error
-    if result.returncode != 0:
-        raise DbtError(args, result.returncode, result.stdout + result.stderr)
+    timed_out = threading.Event()
+
+    def kill_on_timeout() -> None:
+        timed_out.set()
+        process.kill()
+
+    watchdog = threading.Timer(timeout, kill_on_timeout) if timeout else None
+    if watchdog is not None:
+        watchdog.start()
+    try:
+        with process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if on_line is not None:
+                    on_line(lines[-1])
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+    output = "\n".join(lines)
+    if timed_out.is_set():
+        raise DbtError(args, -1, f"{output}\ntimed out after {timeout} s")
+    if process.returncode != 0:
+        raise DbtError(args, process.returncode, output)
+    return DbtRun(output=output, full_parse=FULL_PARSE_MARKER in output)
+
+
+def parse_project(dbt_executable: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtRun:
+    """`dbt parse` in the environment every run gets, so that runs reuse its parsed state.
+
+    The run values are placeholders: the project reads them only while executing.
+    """
+    invocation = DbtInvocation(
+        lake_root="unused-at-parse",
+        raw_batch_id="unused-at-parse",
+        dbt_executable=dbt_executable,
+        project_dir=project_dir,
+    )
+    return run_dbt(["parse", "--quiet"], invocation)
+
+
+if __name__ == "__main__":
+    parse_project(Path(sys.argv[1]) if len(sys.argv) > 1 else default_dbt_executable())

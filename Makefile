@@ -38,7 +38,7 @@ help:
 	@echo "make run    set up, generate scale-$(SCALE) data, run the pipeline, print where outputs are"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make airflow  start the Airflow UI on http://localhost:$(PORT) (Ctrl-C stops it)"
-	@echo "make lint   ruff + sqlfluff;  make bench  benchmarks;  make lock  re-pin requirements"
+	@echo "make lint   ruff + sqlfluff;  make bench  Airflow vs one dbt process (SCALE);  make lock  re-pin requirements"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

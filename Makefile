@@ -75,8 +75,10 @@ airflow-init: setup
 run: airflow-init
 	$(BIN)/python -m dev.local_run --scale $(SCALE)
 
+# Two workers for two cores: the e2e Airflow mostly waits on its scheduler meanwhile. A test
+# file runs whole, in order, on one worker (the e2e tests of a file build on each other).
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

@@ -77,9 +77,16 @@ def test_a_lock_left_by_a_crash_is_cleared_at_the_next_start(home: Path, tmp_pat
         crashed.stop()
 
 
-def test_airflow_is_pointed_at_the_unix_socket_only(home: Path) -> None:
+def test_the_running_server_listens_on_its_unix_socket_only(home: Path, tmp_path: Path) -> None:
+    home.mkdir()
     db = MetadataDB(home)
-    env = db.env()
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow@/")
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f"?host={db.socket_dir}")
-    assert "listen_addresses=" in db.server_command()  # no TCP listener at all
+    group = ProcessGroup(tmp_path / "logs")
+    try:
+        db.start_in(group)
+        # postmaster.pid: line 5 the socket directory, line 6 the TCP listen address
+        lines = (db.data / "postmaster.pid").read_text().splitlines()
+        assert lines[4] == str(db.socket_dir)
+        assert lines[5].strip() == ""  # no TCP listener at all
+        assert db.env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f"?host={db.socket_dir}")
+    finally:
+        group.stop()

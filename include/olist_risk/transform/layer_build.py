@@ -109,8 +109,9 @@ class DbtLayerBuildOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix=f"dbt-{self.layer}-") as tmp:
             work = Path(tmp)
             command = ["build", "--select", *self.select, *GATED_BY_SODA]
-            previous = read_json(lake, results_key) if lake.exists(results_key) else None
-            if previous is not None and unfinished_nodes(previous):
+            previous = read_json(lake, results_key) if lake.exists(results_key) else {}
+            unfinished = unfinished_nodes(previous)
+            if unfinished:
                 state = work / "state"
                 state.mkdir()
                 (state / "run_results.json").write_text(json.dumps(previous))
@@ -123,8 +124,7 @@ class DbtLayerBuildOperator(BaseOperator):
                     str(state),
                 ]
                 self.log.info(
-                    "re-running only what did not succeed last time: %s",
-                    ", ".join(unfinished_nodes(previous)),
+                    "re-running only what did not succeed last time: %s", ", ".join(unfinished)
                 )
             invocation = DbtInvocation(
                 lake_root=settings.lake_uri,

@@ -38,7 +38,7 @@ help:
 	@echo "make run    set up, generate scale-$(SCALE) data, run the pipeline, print where outputs are"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make airflow  start the Airflow UI on http://localhost:$(PORT) (Ctrl-C stops it)"
-	@echo "make lint   ruff + sqlfluff;  make bench  Airflow vs one dbt process (SCALE);  make lock  re-pin requirements"
+	@echo "make lint   ruff + sqlfluff;  make bench  Airflow vs one dbt process (SCALE; SCHEDULER=1 adds a real scheduler);  make lock  re-pin requirements"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,7 +93,7 @@ airflow: airflow-init
 	$(BIN)/python -m dev.local_airflow --port $(PORT)
 
 bench: setup
-	$(BIN)/python benchmarks/pipeline.py --scale $(SCALE)
+	$(BIN)/python benchmarks/pipeline.py --scale $(SCALE) $(if $(SCHEDULER),--scheduler)
 
 clean:
 	rm -rf $(AIRFLOW_HOME) data dbt_project/target

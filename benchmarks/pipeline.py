@@ -1,15 +1,25 @@
 """What an Airflow run costs next to the same dbt work in one process, side by side.
 
-    python benchmarks/pipeline.py [--scale 1.0]        # `make bench SCALE=...`
+    python benchmarks/pipeline.py [--scale 1.0] [--scheduler]   # `make bench SCALE=...`
 
 In a throw-away Airflow home and data folder: generate, ingest (`airflow dags test`), then
 for a full refresh (every snapshot) and for one monthly snapshot (2018-08-01):
 
 - the feature-store DAG with `airflow dags test` (real tasks, one after the other);
-- one `dbt build` of the same nodes with the same settings in a single process.
+- one `dbt build` of the same nodes with the same settings in a single process: every node
+  for the full refresh (the first run on the batch); for the monthly run, which reuses the
+  batch's build, the nodes every run rebuilds (`PER_RUN`), reading that same build.
 
 Prints wall and CPU seconds of each, their ratios, the peak RSS of the largest process, how
 many dbt processes each Airflow run started and how many of them parsed the whole project.
+
+With `--scheduler`, the same two runs also go through a real Airflow (scheduler, API server,
+DAG processor, PostgreSQL: the end-to-end tests' harness), triggered through the REST API,
+on a lake of their own: wall from trigger to the run's end, the sum of its task durations,
+and the same one-process dbt builds beside them. Unpausing the DAG makes the scheduler run
+the latest month first; that run gets a throw-away batch, so the measured full refresh is
+still the first run on its batch.
+
 The machine is shared: compare the ratios, measured in one run, not absolute seconds.
 """
 
@@ -19,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +42,6 @@ sys.path.insert(0, str(PROJECT_ROOT))
 BIN = Path(sys.executable).parent
 DAG = "return_risk_feature_store"
 SNAPSHOT = "2018-08-01"
-LAYERS = ["path:models/bronze", "path:models/silver", "path:models/gold", "path:seeds"]
 
 
 @dataclass
@@ -62,19 +72,38 @@ def dbt_in_one_process(env: dict[str, str], lake: str, snapshot: str | None, wor
     """The DAG's dbt work as one `dbt build`, through the same invocation module."""
     from include.olist_risk.ingestion.batch import current_batch_id
     from include.olist_risk.lake.storage import LocalLake
-    from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation
+    from include.olist_risk.transform.batch_build import complete_build
+    from include.olist_risk.transform.code_version import code_version
+    from include.olist_risk.transform.dbt_invocation import (
+        DBT_PROJECT_DIR,
+        GATED_BY_SODA,
+        DbtInvocation,
+    )
+    from include.olist_risk.transform.layer_build import LAYERS, PER_RUN
 
+    local = LocalLake(lake)
+    batch_id = current_batch_id(local) or ""
+    build_root = f"{lake}/warehouse/bench-{snapshot or 'full'}"
+    select = [scope for scopes in LAYERS.values() for scope in scopes]
+    batch_build_root = None
+    if snapshot:
+        select = [scope for scopes in PER_RUN.values() for scope in scopes]
+        built = complete_build(local, batch_id, code_version(DBT_PROJECT_DIR))
+        if built is None:
+            raise SystemExit("the Airflow runs left no complete batch build to compare with")
+        batch_build_root = local.uri(built["prefix"])
     invocation = DbtInvocation(
         lake_root=lake,
-        raw_batch_id=current_batch_id(LocalLake(lake)) or "",
-        build_root=f"{lake}/warehouse/bench-{snapshot or 'full'}",
+        raw_batch_id=batch_id,
+        build_root=build_root,
+        batch_build_root=batch_build_root,
         snapshot_date=snapshot,
         dbt_executable=Path(env["OLIST_DBT_EXECUTABLE"]),
         target_path=work / "target",
         log_path=work / "logs",
     )
     invocation.seed_partial_parse()
-    command = invocation.command(["build", "--select", *LAYERS, *GATED_BY_SODA])
+    command = invocation.command(["build", "--select", *select, *GATED_BY_SODA])
     return measure(command, invocation.env(env))
 
 
@@ -95,9 +124,61 @@ def report(label: str, airflow: Cost, dbt: Cost) -> None:
     )
 
 
+def under_scheduler(tmp: Path, landing: Path, env: dict[str, str]) -> None:
+    """The full refresh and the monthly run through a real scheduler and its REST API."""
+    from tests.e2e.airflow_cluster import AirflowCluster
+    from tests.ingestion.conftest import write_batch
+
+    lake, throwaway = tmp / "sched-lake", tmp / "sched-landing"
+    cluster_env = {
+        "OLIST_LANDING_URI": str(throwaway),
+        "OLIST_LAKE_URI": str(lake),
+        "OLIST_CATALOG_PATH": str(tmp / "sched-catalog" / "olist.duckdb"),
+        "OLIST_DBT_EXECUTABLE": env["OLIST_DBT_EXECUTABLE"],
+        "OLIST_TOOL_PYTHON": env["OLIST_TOOL_PYTHON"],
+    }
+    with AirflowCluster(tmp / "sched-home", cluster_env) as cluster:
+        api = cluster.client()
+
+        def run(dag_id: str, conf: dict) -> tuple[float, float, dict]:
+            started = time.perf_counter()
+            triggered = api.trigger(dag_id, conf=conf)
+            done = api.wait_for_run(dag_id, triggered["dag_run_id"], timeout=3600, poll=1)
+            wall = time.perf_counter() - started
+            if done["state"] != "success":
+                raise SystemExit(api.run_report(dag_id, done["dag_run_id"]))
+            tasks = sum(
+                ti["duration"] or 0 for ti in api.task_instances(dag_id, done["dag_run_id"])
+            )
+            return wall, tasks, done
+
+        for dag_id in ("olist_ingestion", DAG):
+            api.wait_for_dag(dag_id)
+            api.unpause(dag_id)
+        write_batch(throwaway)
+        run("olist_ingestion", {})
+        for scheduled in api.dag_runs(DAG, run_type="scheduled"):
+            api.wait_for_run(DAG, scheduled["dag_run_id"], timeout=1800)
+        shutil.rmtree(throwaway)
+        shutil.copytree(landing, throwaway)
+        run("olist_ingestion", {})
+        for label, conf, snapshot in (
+            ("full refresh", {"full_refresh": True}, None),
+            (f"snapshot {SNAPSHOT}", {"snapshot_date": SNAPSHOT}, SNAPSHOT),
+        ):
+            wall, tasks, _ = run(DAG, conf)
+            dbt = dbt_in_one_process(env, str(lake), snapshot, tmp / f"sched-dbt-{label[:4]}")
+            print(
+                f"{label:<18} scheduler: trigger to end {wall:6.1f} s, task durations "
+                f"{tasks:6.1f} s | one dbt process wall {dbt.wall:6.1f} s | "
+                f"ratio wall {wall / dbt.wall:4.2f}x"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--scheduler", action="store_true", help="also under a real scheduler")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"scale {args.scale}; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -137,6 +218,8 @@ def main() -> None:
             f"Airflow single snapshot / Airflow full refresh: wall {month.wall / full.wall:.2f}, "
             f"cpu {month.cpu / full.cpu:.2f}"
         )
+        if args.scheduler:
+            under_scheduler(Path(tmp), data / "landing", env)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,11 @@ built from the batch that passed, audited by its own contract, and only then pub
 `feature_store/snapshot_date=S/` with a manifest. Soda reports: `reports/dag_id=.../run_id=...`
 in the lake, linked from the task logs.
 
-Each run builds under its own prefix (`warehouse/runs/<run_id>/`), so concurrent runs never
-share files; publishing replaces exactly the run's snapshot.
+Bronze, silver and gold's snapshot-independent models depend only on the raw batch: the
+first run on a batch builds them (`warehouse/batches/<batch>/<code>/`) and every later run
+on that batch and code reuses them, so a monthly run builds one gold partition. Each run
+builds its snapshots under its own prefix (`warehouse/runs/<run_id>/`), so concurrent runs
+never share files; publishing replaces exactly the run's snapshots.
 """
 
 from __future__ import annotations
@@ -33,16 +36,19 @@ from include.olist_risk.quality.sensor import UpstreamQualitySensor
 from include.olist_risk.transform.layer_build import LAYERS, DbtLayerBuildOperator
 
 RUN = "ti.xcom_pull(task_ids='resolve_run')"
-GATE = "ti.xcom_pull(task_ids='quality_gate')"
 
 
-def layer(name: str, batch_expression: str) -> TaskGroup:
+def layer(name: str, built_from: str) -> TaskGroup:
+    """`built_from`: the task whose XCom names the raw batch and its batch-scoped build."""
+    source = f"ti.xcom_pull(task_ids='{built_from}')"
     with TaskGroup(group_id=name, tooltip=f"dbt build {' '.join(LAYERS[name])}") as group:
         DbtLayerBuildOperator(
             task_id="dbt_build",
             layer=name,
             select=LAYERS[name],
-            raw_batch_id="{{ " + batch_expression + " }}",
+            raw_batch_id="{{ " + source + "['raw_batch_id'] }}",
+            batch_build_prefix="{{ " + source + "['batch_build_prefix'] }}",
+            code_version="{{ " + RUN + "['code_version'] }}",
             build_prefix="{{ " + RUN + "['build_prefix'] }}",
             snapshot_date="{{ " + RUN + "['snapshot_date'] }}",
             pool="dbt",
@@ -81,13 +87,15 @@ def return_risk_feature_store():
         return resolve(context)
 
     run = resolve_run()
-    bronze = layer("bronze", RUN + "['raw_batch_id']")
-    silver = layer("silver", RUN + "['raw_batch_id']")
+    bronze = layer("bronze", built_from="resolve_run")
+    silver = layer("silver", built_from="resolve_run")
     gate = UpstreamQualitySensor(
         task_id="quality_gate",
         layer="silver",
         build_prefix="{{ " + RUN + "['build_prefix'] }}",
         built_batch_id="{{ " + RUN + "['raw_batch_id'] }}",
+        batch_build_prefix="{{ " + RUN + "['batch_build_prefix'] }}",
+        code_version="{{ " + RUN + "['code_version'] }}",
         snapshot_date="{{ " + RUN + "['snapshot_date'] }}",
         rebuild_select=[*LAYERS["bronze"], *LAYERS["silver"]],
         mode="reschedule",
@@ -95,7 +103,7 @@ def return_risk_feature_store():
         poke_interval_param="quality_poke_seconds",
         pool="dbt",
     )
-    gold = layer("gold", GATE + "['raw_batch_id']")
+    gold = layer("gold", built_from="quality_gate")
 
     @task
     def audit_gold(**context) -> dict:

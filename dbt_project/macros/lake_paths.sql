@@ -27,14 +27,27 @@
     {{- olist_lake_root() }}/raw/{{ table_name }}/batch={{ olist_run_value('OLIST_RAW_BATCH_ID') }}/{{ table_name }}.parquet
 {%- endmacro %}
 
-{#- Overrides dbt-duckdb's macro of the same name: {build_root}/{schema}/{model}.parquet, or a
-    directory {build_root}/{schema}/{model} for models partitioned with `partition_by`. -#}
+{#- Where a model's build goes. A model partitioned by snapshot_date is built by every run,
+    under the run's build root. Every other model depends only on the raw batch and the code:
+    it is built once per batch and reused by later runs, under OLIST_BATCH_BUILD_ROOT
+    (by default the build root too). `config` is a model's config or a graph node's. -#}
+{% macro olist_model_root(config) -%}
+    {%- set batch_root = olist_run_value('OLIST_BATCH_BUILD_ROOT') -%}
+    {%- if config.get('partition_by') == 'snapshot_date' or batch_root == '' -%}
+        {{- olist_build_root() -}}
+    {%- else -%}
+        {{- batch_root.rstrip('/') -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Overrides dbt-duckdb's macro of the same name: {root}/{schema}/{model}.parquet, or a
+    directory {root}/{schema}/{model} for models partitioned with `partition_by`. -#}
 {% macro external_location(relation, config) -%}
     {%- set partition_by = config.get('partition_by') -%}
     {%- if partition_by -%}
-        {{- olist_build_root() }}/{{ relation.schema }}/{{ relation.identifier }}
+        {{- olist_model_root(config) }}/{{ relation.schema }}/{{ relation.identifier }}
     {%- else -%}
-        {{- olist_build_root() }}/{{ relation.schema }}/{{ relation.identifier }}.parquet
+        {{- olist_model_root(config) }}/{{ relation.schema }}/{{ relation.identifier }}.parquet
     {%- endif -%}
 {%- endmacro %}
 

@@ -135,8 +135,11 @@ def test_unit_tests_run_alone_in_an_empty_duckdb(synthetic_lake: Lake, tmp_path:
         work_dir=tmp_path / "dbt",
     )
     lake.dbt("test", "--select", "test_type:unit")
-    results = (tmp_path / "dbt" / "target" / "run_results.json").read_text()
-    assert results.count('"status": "pass"') == 3
+    results = json.loads((tmp_path / "dbt" / "target" / "run_results.json").read_text())
+    defined = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())["unit_tests"]
+    assert sorted(r["unique_id"] for r in results["results"] if r["status"] == "pass") == sorted(
+        defined
+    )
 
 
 def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: Path) -> None:
@@ -198,28 +201,66 @@ def test_each_dbt_process_spills_into_a_directory_of_its_own(
     assert list(root.iterdir()) == []  # DuckDB removes the directory it created
 
 
-def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
-    tmp_path: Path,
-) -> None:
-    """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
+def _listed(
+    tmp_path: Path, select: list[str], keys: tuple[str, ...] = ("unique_id",)
+) -> list[dict]:
+    """`dbt ls` of a selection, as the orchestrated builds select (content tests excluded)."""
     from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA
-    from include.olist_risk.transform.layer_build import LAYERS
 
     invocation = DbtInvocation(
         lake_root="unused", raw_batch_id="unused", target_path=tmp_path / "t", log_path=tmp_path
     )
+    output = ["--output", "json", "--output-keys", *keys, "--quiet"]
+    command = invocation.command(["ls", "--select", *select, *GATED_BY_SODA, *output])
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
+        check=True,
+    )  # fmt: skip
+    return [json.loads(line) for line in result.stdout.splitlines() if line]
+
+
+def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
+    from include.olist_risk.transform.layer_build import LAYERS
 
     def listed(select: list[str]) -> list[str]:
-        output = ["--output", "json", "--output-keys", "unique_id", "--quiet"]
-        command = invocation.command(["ls", "--select", *select, *GATED_BY_SODA, *output])
-        result = subprocess.run(
-            command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
-            check=True,
-        )  # fmt: skip
-        return [json.loads(line)["unique_id"] for line in result.stdout.splitlines() if line]
+        return [node["unique_id"] for node in _listed(tmp_path, select)]
 
     by_layer = [node for select in LAYERS.values() for node in listed(select)]
     everything = listed([scope for select in LAYERS.values() for scope in select])
 
     assert sorted(by_layer) == sorted(everything)  # each node once, none missing
     assert any(node.startswith("test.") and "relationships" in node for node in by_layer)
+
+
+def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(tmp_path: Path) -> None:
+    """Reusing a batch's build across snapshots is only right for models that never read
+    the snapshot date: those that do must be in the per-run selection, and only they."""
+    from include.olist_risk.transform.layer_build import LAYERS, PER_RUN
+
+    models = _listed(tmp_path, ["resource_type:model"], ("unique_id", "original_file_path"))
+    reads_snapshot = {
+        model["unique_id"]
+        for model in models
+        if model["unique_id"].startswith("model.")
+        and any(
+            macro in (DBT_PROJECT_DIR / model["original_file_path"]).read_text()
+            for macro in ("olist_snapshot_date(", "snapshot_calendar(", "OLIST_SNAPSHOT_DATE")
+        )
+    }
+    per_run = {
+        layer: {node["unique_id"] for node in _listed(tmp_path, scope)}
+        for layer, scope in PER_RUN.items()
+    }
+    rebuilt = set().union(*per_run.values())
+
+    assert reads_snapshot == {
+        "model.olist_risk.fct_customer_return_risk_features",
+        "model.olist_risk.customer_risk_tiers",
+    }
+    assert {node for node in rebuilt if node.startswith("model.")} == reads_snapshot
+    assert any(node.startswith("test.") for node in rebuilt)
+    for layer, nodes in per_run.items():  # a layer rebuilds a part of its own selection
+        assert nodes <= {node["unique_id"] for node in _listed(tmp_path, LAYERS[layer])}

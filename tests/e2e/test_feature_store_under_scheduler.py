@@ -173,12 +173,47 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
         }
     assert len(backfilled) == len(refreshed) == 4
     assert diff_rows(refreshed, backfilled) == []
-    # One dbt process per layer, each starting from the parsed state `make setup` wrote.
+    # At most one dbt process per layer, each starting from the parsed state `make setup`
+    # wrote. Bronze and silver depend only on the batch: a run that resolves after another
+    # completed on the same batch reuses its build; runs that start before that (up to three
+    # here: two backfill runs and the scheduled one) build their own; gold always builds the
+    # run's own snapshot.
+    reused, resolved, completed = [], {}, []
     for run in runs_all:
-        for layer in ("bronze", "silver", "gold"):
-            built = airflow_api.xcom(DAG_ID, run["dag_run_id"], f"{layer}.dbt_build")
-            assert built["layer"] == layer and built["nodes"] > 0
-            assert built["full_parse"] is False, (run["dag_run_id"], layer)
+        layers = {
+            layer: airflow_api.xcom(DAG_ID, run["dag_run_id"], f"{layer}.dbt_build")
+            for layer in ("bronze", "silver", "gold")
+        }
+        tasks = {ti["task_id"]: ti for ti in airflow_api.task_instances(DAG_ID, run["dag_run_id"])}
+        resolved[run["dag_run_id"]] = (
+            tasks["resolve_run"]["start_date"],
+            tasks["resolve_run"]["end_date"],
+        )
+        for layer, built in layers.items():
+            assert built["layer"] == layer and built["full_parse"] is False, built
+        assert layers["gold"]["nodes"] > 0
+        if layers["bronze"]["reused"]:
+            assert layers["bronze"]["nodes"] == layers["silver"]["nodes"] == 0
+            assert layers["silver"]["reused"] and layers["gold"]["reused"]
+            reused.append(run["dag_run_id"])
+        else:
+            assert layers["bronze"]["nodes"] > 0 and layers["silver"]["nodes"] > 0
+            completed.append(tasks["gold.dbt_build"]["end_date"])
+    first_complete = min(completed)
+    for run_id, (started, ended) in resolved.items():
+        if started > first_complete:
+            assert run_id in reused, (run_id, started, first_complete)
+        if ended < first_complete:
+            assert run_id not in reused, (run_id, ended, first_complete)
+    assert len(reused) >= 3, reused
+    # ... and the verdict of its silver contracts: no scan, no report of its own
+    for run_id in reused:
+        gate_report = report_prefix(DAG_ID, run_id, "olist_lake/silver/slv_orders")
+        assert not lake.exists(gate_report + "/scan.json"), run_id
+    for run in runs_all:
+        if run["dag_run_id"] not in reused:
+            gate_report = report_prefix(DAG_ID, run["dag_run_id"], "olist_lake/silver/slv_orders")
+            assert lake.exists(gate_report + "/scan.json")
     starts = sorted(
         (r["start_date"], r["end_date"]) for r in runs_all if r["start_date"] and r["end_date"]
     )

@@ -4,48 +4,70 @@ did not succeed, and the task fails naming the failing model with dbt's own mess
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
 from include.olist_risk.ingestion.batch import ingest_folder
-from include.olist_risk.lake.layout import dbt_results_key
+from include.olist_risk.lake.layout import batch_build_prefix, dbt_results_key
 from include.olist_risk.lake.storage import LocalLake, read_json
+from include.olist_risk.transform.batch_build import choose_batch_build, mark_complete
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR
 from include.olist_risk.transform.layer_build import (
+    LAYERS,
     DbtLayerBuildOperator,
     node_table,
     unfinished_nodes,
 )
+from tests.dbt.compare import diff_rows
+from tests.dbt.helpers import read_features
 from tests.ingestion.conftest import write_batch
 
 PREFIX = "warehouse/runs/test"
+BATCH_PREFIX = "warehouse/batches/test"
+CODE = "code-test"
 BROKEN = "select joined.no_such_column"
 
 
 @pytest.fixture
 def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalLake, str, Path]:
-    """A lake with the tiny batch, and a copy of the dbt project the tasks run."""
-    project = tmp_path / "project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
-    )
+    """A lake with the tiny batch; the tasks run the project with its parsed state."""
     lake = LocalLake(tmp_path / "lake")
     batch_id = ingest_folder(LocalLake(write_batch(tmp_path / "landing")), lake)
     monkeypatch.setenv("OLIST_LAKE_URI", lake.root)
+    monkeypatch.setenv("OLIST_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))
+    return lake, batch_id, DBT_PROJECT_DIR
+
+
+@pytest.fixture
+def editable_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the dbt project a test may break, with the parsed state to start from."""
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("logs", ".user.yml"))
     monkeypatch.setenv("OLIST_DBT_PROJECT_DIR", str(project))
-    return lake, batch_id, project
+    return project
 
 
-def build(layer: str, select: list[str], batch_id: str) -> DbtLayerBuildOperator:
+def build(
+    layer: str,
+    select: list[str],
+    batch_id: str,
+    *,
+    prefix: str = PREFIX,
+    batch_prefix: str = BATCH_PREFIX,
+    snapshot: str = "",
+) -> DbtLayerBuildOperator:
     return DbtLayerBuildOperator(
         task_id=f"{layer}_build",
         layer=layer,
         select=select,
         raw_batch_id=batch_id,
-        build_prefix=PREFIX,
-        snapshot_date="",
+        build_prefix=prefix,
+        batch_build_prefix=batch_prefix,
+        code_version=CODE,
+        snapshot_date=snapshot,
     )
 
 
@@ -62,15 +84,16 @@ def test_a_layer_builds_in_one_dbt_process_and_logs_every_node(
     assert summary["nodes"] == len(results["results"])
     assert unfinished_nodes(results) == []
     for model in models:
-        assert lake_.exists(f"{PREFIX}/bronze/{model.rsplit('.', 1)[1]}.parquet")
+        assert lake_.exists(f"{BATCH_PREFIX}/bronze/{model.rsplit('.', 1)[1]}.parquet")
         assert f"model {model.rsplit('.', 1)[1]} " in log
     assert "Concurrency: 2 threads" in log  # dbt's own lines are streamed to the log
 
 
 def test_a_failed_model_fails_the_task_with_dbts_message_and_a_retry_reruns_only_it(
-    lake: tuple[LocalLake, str, Path], capfd: pytest.CaptureFixture[str]
+    lake: tuple[LocalLake, str, Path], editable_project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    lake_, batch_id, project = lake
+    lake_, batch_id, _ = lake
+    project = editable_project
     build("bronze", ["path:models/bronze"], batch_id).execute({})
     model = project / "models" / "silver" / "slv_orders.sql"
     good = model.read_text()
@@ -99,7 +122,7 @@ def test_a_failed_model_fails_the_task_with_dbts_message_and_a_retry_reruns_only
     assert {node for node in rerun if not node.startswith("operation.")} == unfinished
     assert unfinished_nodes(second) == []
     assert "re-running only what did not succeed last time" in log
-    assert lake_.exists(f"{PREFIX}/silver/slv_orders.parquet")
+    assert lake_.exists(f"{BATCH_PREFIX}/silver/slv_orders.parquet")
 
 
 def test_clearing_a_successful_layer_rebuilds_all_of_it(
@@ -114,6 +137,71 @@ def test_clearing_a_successful_layer_rebuilds_all_of_it(
 
     second = read_json(lake_, dbt_results_key(PREFIX, "bronze"))["results"]
     assert {r["unique_id"] for r in second} == first
+
+
+def test_a_run_on_a_built_batch_reuses_it_and_builds_only_its_own_snapshot(
+    lake: tuple[LocalLake, str, Path],
+) -> None:
+    lake_, batch_id, _ = lake
+    first_prefix, reused = choose_batch_build(lake_, batch_id, CODE, "first")
+    assert not reused
+    for layer in LAYERS:
+        build(layer, LAYERS[layer], batch_id, batch_prefix=first_prefix).execute(
+            {"run_id": "first"}
+        )
+    batch_files = {key: Path(lake_.uri(key)).stat().st_mtime_ns for key in lake_.list(first_prefix)}
+
+    prefix, reused = choose_batch_build(lake_, batch_id, CODE, "second")
+    assert (prefix, reused) == (first_prefix, True)
+    # another run that started before the first completed finishes now and moves the
+    # batch's pointer: the build this run chose is still complete, still only read
+    mark_complete(lake_, batch_id, CODE, batch_build_prefix(batch_id, CODE, "third"), "third")
+    second = "warehouse/runs/second"
+    summaries = {
+        layer: build(
+            layer,
+            LAYERS[layer],
+            batch_id,
+            prefix=second,
+            batch_prefix=prefix,
+            snapshot="2017-04-01",
+        ).execute({"run_id": "second"})
+        for layer in LAYERS
+    }
+
+    assert summaries["bronze"]["nodes"] == summaries["silver"]["nodes"] == 0
+    assert all(summary["reused"] for summary in summaries.values())
+    ran = read_json(lake_, dbt_results_key(second, "gold"))["results"]
+    assert {r["unique_id"] for r in ran if r["unique_id"].startswith("model.")} == {
+        "model.olist_risk.fct_customer_return_risk_features",
+        "model.olist_risk.customer_risk_tiers",
+    }
+    assert any(r["unique_id"].startswith("test.") for r in ran)  # their tests run too
+    assert sorted(lake_.list(f"{second}/gold/fct_customer_return_risk_features")) == [
+        f"{second}/gold/fct_customer_return_risk_features/snapshot_date=2017-04-01/data_0.parquet"
+    ]
+    # the reused build is read, never rewritten
+    assert {
+        key: Path(lake_.uri(key)).stat().st_mtime_ns for key in lake_.list(first_prefix)
+    } == batch_files
+    first_rows = read_features(lake_.uri(PREFIX), date(2017, 4, 1))
+    assert len(first_rows) == 2
+    assert diff_rows(first_rows, read_features(lake_.uri(second), date(2017, 4, 1))) == []
+
+
+def test_a_batch_build_is_reusable_only_once_its_last_layer_succeeded(
+    lake: tuple[LocalLake, str, Path],
+) -> None:
+    lake_, batch_id, _ = lake
+    prefix, _ = choose_batch_build(lake_, batch_id, CODE, "first")
+    build("bronze", LAYERS["bronze"], batch_id, batch_prefix=prefix).execute({"run_id": "first"})
+    build("silver", LAYERS["silver"], batch_id, batch_prefix=prefix).execute({"run_id": "first"})
+
+    assert choose_batch_build(lake_, batch_id, CODE, "second") == (
+        batch_build_prefix(batch_id, CODE, "second"),
+        False,
+    )
+    assert choose_batch_build(lake_, batch_id, "code-other", "first")[1] is False
 
 
 def test_the_node_table_shows_status_time_rows_and_the_failure_message() -> None:

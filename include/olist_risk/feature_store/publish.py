@@ -9,7 +9,6 @@ reader sees the old snapshot or the new one, and a re-run replaces exactly its s
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +19,6 @@ from include.olist_risk.lake.layout import snapshot_manifest_key, snapshot_parti
 from include.olist_risk.lake.storage import Lake, write_json
 
 MODEL_DIR = "gold/fct_customer_return_risk_features"
-
-
-def code_version(manifest_path: Path) -> str:
-    """The dbt code that built a snapshot: a checksum of the compiled project's manifest."""
-    digest = hashlib.sha256(manifest_path.read_bytes()).hexdigest()[:12]
-    return f"dbt-manifest-{digest}"
 
 
 def built_partitions(lake: Lake, build_prefix: str) -> dict[str, str]:

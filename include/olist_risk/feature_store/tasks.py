@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.olist_risk.feature_store.publish import code_version, publish_snapshots
+from include.olist_risk.feature_store.publish import publish_snapshots
 from include.olist_risk.feature_store.resolve import resolve_run
 from include.olist_risk.ingestion.batch import current_batch_id
 from include.olist_risk.lake.assets import FEATURE_STORE
@@ -16,6 +16,8 @@ from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
+from include.olist_risk.transform.batch_build import choose_batch_build
+from include.olist_risk.transform.code_version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +34,18 @@ def resolve(context: dict[str, Any]) -> dict[str, Any]:
     except ValueError as error:
         raise AirflowFailException(str(error)) from None
     run["raw_batch_id"] = batch_id
+    run["code_version"] = code_version(runtime.settings.dbt_project_dir)
+    run["batch_build_prefix"], reused = choose_batch_build(
+        runtime.lake, batch_id, run["code_version"], context["run_id"]
+    )
     log.info(
-        "building %s from raw batch %s under %s",
+        "building %s from raw batch %s with code %s: batch-scoped models %s %s, "
+        "the run's snapshots under %s",
         run["snapshot_date"] or "every snapshot",
         batch_id,
+        run["code_version"],
+        "reused from" if reused else "built under",
+        runtime.lake.uri(run["batch_build_prefix"]),
         runtime.lake.uri(run["build_prefix"]),
     )
     return run
@@ -45,11 +55,17 @@ def _gate_batch(context: dict[str, Any]) -> str:
     return context["ti"].xcom_pull(task_ids="quality_gate")["raw_batch_id"]
 
 
+def _built(context: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The run's values, and the batch-scoped build its gold read (the gate may move it)."""
+    run = context["ti"].xcom_pull(task_ids="resolve_run")
+    return run, context["ti"].xcom_pull(task_ids="quality_gate")["batch_build_prefix"]
+
+
 def audit(context: dict[str, Any]) -> dict[str, Any]:
     """Write-audit-publish: the gold contract must pass before anything is published."""
     runtime = load_runtime()
     run = context["ti"].xcom_pull(task_ids="resolve_run")
-    results = scan(runtime, run["build_prefix"], contracts_for("gold"))
+    results = scan(runtime, [run["build_prefix"]], contracts_for("gold"))
     links = write_reports(
         runtime.lake,
         results,
@@ -72,16 +88,20 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
 
 def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
     runtime = load_runtime()
-    run = context["ti"].xcom_pull(task_ids="resolve_run")
+    run, batch_build_prefix = _built(context)
     published = publish_snapshots(
         runtime.lake,
         run["build_prefix"],
         raw_batch_id=_gate_batch(context),
-        version=code_version(runtime.settings.dbt_project_dir / "target" / "manifest.json"),
+        version=run["code_version"],
         run_id=context["run_id"],
         credentials=runtime.credentials,
     )
-    write_json(runtime.lake, LATEST_BUILD_KEY, {"build_prefix": run["build_prefix"]})
+    write_json(
+        runtime.lake,
+        LATEST_BUILD_KEY,
+        {"build_prefixes": [batch_build_prefix, run["build_prefix"]]},
+    )
     for manifest in published:
         log.info("published snapshot %s: %d rows", manifest["snapshot_date"], manifest["rows"])
     summary = [{"snapshot_date": m["snapshot_date"], "rows": m["rows"]} for m in published]

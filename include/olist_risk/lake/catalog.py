@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from include.olist_risk.lake.credentials import S3Credentials
@@ -28,14 +29,18 @@ from include.olist_risk.lake.storage import Lake, read_json
 LAYERS = ("bronze", "silver", "gold")
 
 
-def catalog_views(lake: Lake, build_prefix: str | None = None) -> dict[str, dict[str, str]]:
+def catalog_views(
+    lake: Lake, build_prefixes: Sequence[str] | None = None
+) -> dict[str, dict[str, str]]:
     """schema -> view -> the `read_parquet` expression it selects from.
 
-    Layers come from `build_prefix`, by default the build that published last.
+    Layers come from `build_prefixes` (a run's batch-scoped build and its own), by default
+    those of the build that published last.
     """
     views: dict[str, dict[str, str]] = defaultdict(dict)
-    if build_prefix is None and lake.exists(LATEST_BUILD_KEY):
-        build_prefix = read_json(lake, LATEST_BUILD_KEY)["build_prefix"]
+    if build_prefixes is None:
+        latest = read_json(lake, LATEST_BUILD_KEY) if lake.exists(LATEST_BUILD_KEY) else {}
+        build_prefixes = latest.get("build_prefixes", [])
     if lake.exists(POINTER_KEY):
         batch_id = read_json(lake, POINTER_KEY)["batch_id"]
         manifest = read_json(lake, batch_manifest_key(batch_id))
@@ -46,20 +51,21 @@ def catalog_views(lake: Lake, build_prefix: str | None = None) -> dict[str, dict
         views["feature_store"]["fct_customer_return_risk_features"] = (
             f"read_parquet('{published}/*/*.parquet', hive_partitioning = true)"
         )
-    for layer in LAYERS if build_prefix else ():
-        models: dict[str, bool] = {}
-        for key in lake.list(f"{build_prefix}/{layer}"):
-            rest = key[len(build_prefix) + len(layer) + 2 :]
-            if rest.endswith(".parquet"):
-                name, _, tail = rest.partition("/")
-                models[name.removesuffix(".parquet")] = bool(tail)
-        for name, partitioned in sorted(models.items()):
-            base = lake.uri(f"{build_prefix}/{layer}/{name}")
-            views[layer][name] = (
-                f"read_parquet('{base}/**/*.parquet', hive_partitioning = true)"
-                if partitioned
-                else f"read_parquet('{base}.parquet')"
-            )
+    for build_prefix in build_prefixes:
+        for layer in LAYERS:
+            models: dict[str, bool] = {}
+            for key in lake.list(f"{build_prefix}/{layer}"):
+                rest = key[len(build_prefix) + len(layer) + 2 :]
+                if rest.endswith(".parquet"):
+                    name, _, tail = rest.partition("/")
+                    models[name.removesuffix(".parquet")] = bool(tail)
+            for name, partitioned in sorted(models.items()):
+                base = lake.uri(f"{build_prefix}/{layer}/{name}")
+                views[layer][name] = (
+                    f"read_parquet('{base}/**/*.parquet', hive_partitioning = true)"
+                    if partitioned
+                    else f"read_parquet('{base}.parquet')"
+                )
     return dict(views)
 
 

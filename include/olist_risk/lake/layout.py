@@ -7,7 +7,14 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
     raw/_batches/<batch_id>/manifest.json                the whole batch: checksums, row counts
     raw/_current.json                                    the pointer readers follow
     quarantine/<batch_id>/<file>[.reason.json]           a rejected file and why
-    warehouse/runs/<run_id>/{bronze,silver,gold}/...     one feature-store run's build
+    warehouse/batches/<batch_id>/<code>/run=<run_id>/{bronze,silver,gold}/...
+                                                         the models that depend only on the
+                                                         batch and the code, built once
+    warehouse/batches/.../run=<run_id>/_complete.json    that build is complete: read-only
+    warehouse/batches/<batch_id>/<code>/_complete.json   the complete one later runs reuse
+    warehouse/batches/.../run=<run_id>/_contracts_passed/<layer>.json
+                                                         its Soda contracts passed (when, where)
+    warehouse/runs/<run_id>/gold/...                     one run's snapshot partitions
     warehouse/runs/<run_id>/_dbt/<layer>/run_results.json  what dbt reported for a layer
     warehouse/_latest.json                               the build that published last
     feature_store/snapshot_date=<S>/data_0.parquet       a published snapshot
@@ -48,6 +55,23 @@ def quarantine_key(batch_id: str, file_name: str) -> str:
 def run_build_prefix(run_id: str) -> str:
     """Each run builds its layers under its own prefix, so concurrent runs never share files."""
     return f"warehouse/runs/{_UNSAFE.sub('_', run_id)}"
+
+
+def batch_build_prefix(batch_id: str, code_version: str, run_id: str) -> str:
+    """Where a run builds the batch-scoped models; never shared with another run's build."""
+    return f"warehouse/batches/{batch_id}/{code_version}/run={_UNSAFE.sub('_', run_id)}"
+
+
+def batch_build_complete_key(batch_build_prefix: str) -> str:
+    return f"{batch_build_prefix}/_complete.json"
+
+
+def batch_build_pointer_key(batch_id: str, code_version: str) -> str:
+    return f"warehouse/batches/{batch_id}/{code_version}/_complete.json"
+
+
+def contracts_passed_key(batch_build_prefix: str, layer: str) -> str:
+    return f"{batch_build_prefix}/_contracts_passed/{layer}.json"
 
 
 def dbt_results_key(build_prefix: str, layer: str) -> str:

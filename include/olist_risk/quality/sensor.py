@@ -2,9 +2,14 @@
 
 Each poke follows the raw pointer. If ingestion published a newer batch since the run's
 bronze and silver were built (a corrected file, say), the poke rebuilds bronze and silver
-from it, then verifies the silver contracts. It passes the batch it verified on to gold via
-XCom, so gold is built from exactly the data that passed. In reschedule mode it holds no
+from it (or reuses that batch's complete build), then verifies the silver contracts. It
+passes the batch it verified, and where its build is, on to gold via XCom, so gold is built
+from exactly the data that passed. In reschedule mode it holds no
 worker slot between pokes; at timeout it fails naming the checks that still fail.
+
+A batch-scoped build that is complete never changes, and the contracts are part of the code
+version that keys it: once they passed on it, a later run reusing that build reuses the
+verdict (and links the reports of the run that verified it) instead of scanning again.
 """
 
 from __future__ import annotations
@@ -15,17 +20,25 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from include.olist_risk.ingestion.batch import current_batch_id
+from include.olist_risk.lake.layout import contracts_passed_key
 from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import read_json, write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
+from include.olist_risk.transform.batch_build import choose_batch_build, is_complete
 from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
 
 
 class UpstreamQualitySensor(BaseSensorOperator):
     """Poke: follow the raw pointer, rebuild upstream if it moved, verify the contracts."""
 
-    template_fields = ("build_prefix", "built_batch_id", "snapshot_date")
+    template_fields = (
+        "build_prefix",
+        "built_batch_id",
+        "batch_build_prefix",
+        "code_version",
+        "snapshot_date",
+    )
 
     def __init__(
         self,
@@ -33,6 +46,8 @@ class UpstreamQualitySensor(BaseSensorOperator):
         layer: str,
         build_prefix: str,
         built_batch_id: str,
+        batch_build_prefix: str,
+        code_version: str,
         snapshot_date: str,
         rebuild_select: list[str],
         timeout_param: str | None = None,
@@ -45,6 +60,8 @@ class UpstreamQualitySensor(BaseSensorOperator):
         self.layer = layer
         self.build_prefix = build_prefix
         self.built_batch_id = built_batch_id
+        self.batch_build_prefix = batch_build_prefix
+        self.code_version = code_version
         self.snapshot_date = snapshot_date
         self.rebuild_select = rebuild_select
         self._failures: list[str] = []
@@ -56,33 +73,63 @@ class UpstreamQualitySensor(BaseSensorOperator):
         runtime = load_runtime()
         lake = runtime.lake
         built = (
-            read_json(lake, self._marker())["batch_id"]
+            read_json(lake, self._marker())
             if lake.exists(self._marker())
-            else self.built_batch_id
+            else {"batch_id": self.built_batch_id, "batch_build_prefix": self.batch_build_prefix}
         )
         current = current_batch_id(lake)
-        if current != built:
-            self.log.info(
-                "raw batch moved %s -> %s: rebuilding %s", built, current, self.rebuild_select
-            )
-            invocation = DbtInvocation(
-                lake_root=runtime.settings.lake_uri,
-                raw_batch_id=current,
-                build_root=lake.uri(self.build_prefix),
-                snapshot_date=self.snapshot_date or None,
-                dbt_executable=runtime.settings.dbt_executable,
-                project_dir=runtime.settings.dbt_project_dir,
-            )
-            # As in the layer builds: content rules are this gate's job, not dbt's.
-            run_dbt(
-                ["build", "--select", *self.rebuild_select, *GATED_BY_SODA],
-                invocation,
-                extra_env=runtime.credentials.env() if runtime.credentials else None,
-            )
-            write_json(lake, self._marker(), {"batch_id": current})
-            built = current
+        if current != built["batch_id"]:
+            prefix, reused = choose_batch_build(lake, current, self.code_version, context["run_id"])
+            if reused:
+                self.log.info(
+                    "raw batch moved %s -> %s: reusing its build", built["batch_id"], current
+                )
+            else:
+                self.log.info(
+                    "raw batch moved %s -> %s: rebuilding %s",
+                    built["batch_id"],
+                    current,
+                    self.rebuild_select,
+                )
+                invocation = DbtInvocation(
+                    lake_root=runtime.settings.lake_uri,
+                    raw_batch_id=current,
+                    build_root=lake.uri(self.build_prefix),
+                    batch_build_root=lake.uri(prefix),
+                    snapshot_date=self.snapshot_date or None,
+                    s3=runtime.credentials,
+                    dbt_executable=runtime.settings.dbt_executable,
+                    project_dir=runtime.settings.dbt_project_dir,
+                )
+                # As in the layer builds: content rules are this gate's job, not dbt's.
+                run_dbt(
+                    ["build", "--select", *self.rebuild_select, *GATED_BY_SODA],
+                    invocation,
+                    on_line=self.log.info,
+                )
+            built = {"batch_id": current, "batch_build_prefix": prefix}
+            write_json(lake, self._marker(), built)
 
-        results = scan(runtime, self.build_prefix, contracts_for(self.layer))
+        done = PokeReturnValue(
+            is_done=True,
+            xcom_value={
+                "raw_batch_id": built["batch_id"],
+                "batch_build_prefix": built["batch_build_prefix"],
+            },
+        )
+        passed_key = contracts_passed_key(built["batch_build_prefix"], self.layer)
+        if is_complete(lake, built["batch_build_prefix"]) and lake.exists(passed_key):
+            passed = read_json(lake, passed_key)
+            self.log.info(
+                "%s contracts already passed on this build of batch %s (run %s); its reports:\n%s",
+                self.layer,
+                built["batch_id"],
+                passed["run_id"],
+                "\n".join(passed["reports"]),
+            )
+            return done
+
+        results = scan(runtime, [built["batch_build_prefix"]], contracts_for(self.layer))
         links = write_reports(
             lake,
             results,
@@ -90,7 +137,7 @@ class UpstreamQualitySensor(BaseSensorOperator):
                 "dag_id": context["dag"].dag_id,
                 "run_id": context["run_id"],
                 "task_id": self.task_id,
-                "raw_batch_id": built,
+                "raw_batch_id": built["batch_id"],
             },
         )
         for link in links:
@@ -100,12 +147,15 @@ class UpstreamQualitySensor(BaseSensorOperator):
             self.log.warning(
                 "%d upstream check(s) failing on batch %s; waiting for a corrected batch:\n%s",
                 len(self._failures),
-                built,
+                built["batch_id"],
                 "\n".join(self._failures),
             )
             return False
-        self.log.info("all %d %s contracts pass on batch %s", len(results), self.layer, built)
-        return PokeReturnValue(is_done=True, xcom_value={"raw_batch_id": built})
+        self.log.info(
+            "all %d %s contracts pass on batch %s", len(results), self.layer, built["batch_id"]
+        )
+        write_json(lake, passed_key, {"run_id": context["run_id"], "reports": links})
+        return done
 
     def execute(self, context: Any) -> Any:
         # Timeout and poke interval are run parameters, so a run can wait longer or shorter.

@@ -23,11 +23,13 @@ def contracts_for(layer: str) -> list[Path]:
     return sorted((CONTRACTS_DIR / layer).glob("*.yml"))
 
 
-def scan(runtime: Runtime, build_prefix: str, contracts: list[Path]) -> list[dict[str, Any]]:
-    """Verify `contracts` against the Parquet under `build_prefix`; one result per dataset."""
+def scan(
+    runtime: Runtime, build_prefixes: list[str], contracts: list[Path]
+) -> list[dict[str, Any]]:
+    """Verify `contracts` against the Parquet under `build_prefixes`; one result per dataset."""
     views = {
         f"{schema}.{name}": source
-        for schema, tables in catalog_views(runtime.lake, build_prefix).items()
+        for schema, tables in catalog_views(runtime.lake, build_prefixes).items()
         for name, source in tables.items()
     }
     env = {**os.environ, **(runtime.credentials.env() if runtime.credentials else {})}

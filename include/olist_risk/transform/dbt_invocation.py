@@ -8,7 +8,7 @@ Every invocation may start from an empty DuckDB (tasks land on different workers
 shared disk): the dbt project reads and writes every layer as Parquet in the lake and
 re-registers upstream layers at the start of each run.
 
-Run values (lake, batch, build root, snapshot) reach dbt as environment variables that the
+Run values (lake, batch, build roots, snapshot) reach dbt as environment variables that the
 project reads only while executing, and the profile never changes between runs, so the
 partial-parse state written by `make setup` (`target/partial_parse.msgpack`) stays valid:
 no run re-parses the project.
@@ -80,6 +80,9 @@ class DbtInvocation:
     raw_batch_id: str
     build_root: str | None = None
     snapshot_date: str | None = None
+    # the models that depend only on the raw batch (everything not partitioned by snapshot),
+    # when they live apart from the run's own build (see transform/batch_build.py)
+    batch_build_root: str | None = None
     s3: S3Credentials | None = None
     dbt_executable: Path = field(default_factory=default_dbt_executable)
     project_dir: Path = DBT_PROJECT_DIR
@@ -106,6 +109,7 @@ class DbtInvocation:
             "OLIST_RAW_BATCH_ID": self.raw_batch_id,
             "OLIST_BUILD_ROOT": (self.build_root or "").rstrip("/"),
             "OLIST_SNAPSHOT_DATE": self.snapshot_date or "",
+            "OLIST_BATCH_BUILD_ROOT": (self.batch_build_root or "").rstrip("/"),
         }
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -6,6 +6,10 @@ ends with a table of every node (status, seconds, rows, message); a failure name
 nodes with dbt's message. A retry (or a cleared failed task) re-runs only what did not succeed
 in the previous try, with dbt's `result:` selectors against that try's run_results.json, which
 is kept in the lake because the retry may land on another worker (MWAA has no shared disk).
+
+Models that depend only on the raw batch are built once per batch and code and then reused
+(see batch_build.py): on a batch already built, bronze and silver have nothing to do and gold
+builds only the models partitioned by snapshot, for the run's snapshot.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from airflow.sdk.exceptions import AirflowException
 from include.olist_risk.lake.layout import dbt_results_key
 from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import read_json, write_json
+from include.olist_risk.transform.batch_build import is_complete, mark_complete
 from include.olist_risk.transform.dbt_invocation import (
     GATED_BY_SODA,
     DbtError,
@@ -38,6 +43,12 @@ LAYERS = {
     "silver": ["path:models/silver"],
     "gold": ["path:models/gold", "path:seeds"],
 }
+# What each layer still builds when its batch-scoped models are reused: the models every run
+# builds for its own snapshot (partitioned by it, see `olist_model_root` in lake_paths.sql)
+# and their tests. A layer missing here has nothing to do on a batch already built.
+PER_RUN = {"gold": ["path:models/gold,config.partition_by:snapshot_date"]}
+# The batch-scoped build is complete, hence reusable, once this layer succeeds.
+LAST_LAYER = list(LAYERS)[-1]
 
 
 def unfinished_nodes(run_results: dict[str, Any]) -> list[str]:
@@ -82,7 +93,13 @@ def failure_summary(layer: str, run_results: dict[str, Any]) -> str:
 class DbtLayerBuildOperator(BaseOperator):
     """`dbt build` of one layer's selection, for the run's batch, build prefix and snapshot."""
 
-    template_fields = ("raw_batch_id", "build_prefix", "snapshot_date")
+    template_fields = (
+        "raw_batch_id",
+        "build_prefix",
+        "snapshot_date",
+        "batch_build_prefix",
+        "code_version",
+    )
     ui_color = "#ff694a"
 
     def __init__(
@@ -93,6 +110,8 @@ class DbtLayerBuildOperator(BaseOperator):
         raw_batch_id: str,
         build_prefix: str,
         snapshot_date: str,
+        batch_build_prefix: str,
+        code_version: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -101,14 +120,36 @@ class DbtLayerBuildOperator(BaseOperator):
         self.raw_batch_id = raw_batch_id
         self.build_prefix = build_prefix
         self.snapshot_date = snapshot_date
+        self.batch_build_prefix = batch_build_prefix
+        self.code_version = code_version
 
     def execute(self, context: Any) -> dict[str, Any]:
         runtime = load_runtime()
         lake, settings = runtime.lake, runtime.settings
+        complete = is_complete(lake, self.batch_build_prefix)
+        reused = complete is not None
+        select = PER_RUN.get(self.layer, []) if reused else self.select
+        if reused:
+            self.log.info(
+                "raw batch %s with code %s was built by run %s under %s: reusing it, %s",
+                self.raw_batch_id,
+                self.code_version,
+                complete["built_by_run"],
+                lake.uri(self.batch_build_prefix),
+                f"building only {' '.join(select)}" if select else "nothing to build",
+            )
+        if not select:
+            return {
+                "layer": self.layer,
+                "reused": True,
+                "nodes": 0,
+                "full_parse": False,
+                "seconds": 0.0,
+            }
         results_key = dbt_results_key(self.build_prefix, self.layer)
         with tempfile.TemporaryDirectory(prefix=f"dbt-{self.layer}-") as tmp:
             work = Path(tmp)
-            command = ["build", "--select", *self.select, *GATED_BY_SODA]
+            command = ["build", "--select", *select, *GATED_BY_SODA]
             previous = read_json(lake, results_key) if lake.exists(results_key) else {}
             unfinished = unfinished_nodes(previous)
             if unfinished:
@@ -118,7 +159,7 @@ class DbtLayerBuildOperator(BaseOperator):
                 command = [
                     "build",
                     "--select",
-                    *retry_selection(self.select),
+                    *retry_selection(select),
                     *GATED_BY_SODA,
                     "--state",
                     str(state),
@@ -130,6 +171,7 @@ class DbtLayerBuildOperator(BaseOperator):
                 lake_root=settings.lake_uri,
                 raw_batch_id=self.raw_batch_id,
                 build_root=lake.uri(self.build_prefix),
+                batch_build_root=lake.uri(self.batch_build_prefix),
                 snapshot_date=self.snapshot_date or None,
                 s3=runtime.credentials,
                 dbt_executable=settings.dbt_executable,
@@ -150,8 +192,17 @@ class DbtLayerBuildOperator(BaseOperator):
         self.log.info("dbt build of %s, node by node:\n%s", self.layer, node_table(results))
         if error is not None:
             raise AirflowException(failure_summary(self.layer, results))
+        if self.layer == LAST_LAYER and not reused:
+            mark_complete(
+                lake,
+                self.raw_batch_id,
+                self.code_version,
+                self.batch_build_prefix,
+                context["run_id"],
+            )
         return {
             "layer": self.layer,
+            "reused": reused,
             "nodes": len(results["results"]),
             "full_parse": run.full_parse,
             "seconds": round(results.get("elapsed_time") or 0, 2),

@@ -1,0 +1,39 @@
+"""Which code produced the data: a content hash of everything that shapes it.
+
+The dbt project's sources (models, macros, seeds, tests, project and profile files) and the
+runtime package's Python. Only file contents and their paths relative to their root go in,
+so the same code gives the same version on every set-up (a laptop, the Astro image, MWAA),
+and nothing generated (dbt's `target/`, `__pycache__`) can change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+def _files(root: Path, entries: tuple[str, ...], suffixes: tuple[str, ...]) -> Iterator[Path]:
+    for entry in entries:
+        path = root / entry
+        candidates = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        for candidate in candidates:
+            if candidate.is_file() and candidate.suffix in suffixes:
+                yield candidate
+
+
+def code_version(dbt_project_dir: Path, package_dir: Path = PACKAGE_DIR) -> str:
+    """`code-<12 hex>`: equal exactly when the dbt sources and the package's Python are."""
+    digest = hashlib.sha256()
+    sources = [
+        ("dbt", dbt_project_dir, _files(dbt_project_dir, DBT_SOURCES, (".sql", ".yml", ".csv"))),
+        ("package", package_dir, _files(package_dir, (".",), (".py", ".yml"))),
+    ]
+    for label, root, files in sources:
+        for path in files:
+            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return f"code-{digest.hexdigest()[:12]}"

@@ -146,9 +146,15 @@ def test_a_run_on_a_built_batch_reuses_it_and_builds_only_its_own_snapshot(
     first_prefix, reused = choose_batch_build(lake_, batch_id, CODE, "first")
     assert not reused
     for layer in LAYERS:
+        # reusable only once the last layer succeeded
+        assert choose_batch_build(lake_, batch_id, CODE, "early") == (
+            batch_build_prefix(batch_id, CODE, "early"),
+            False,
+        )
         build(layer, LAYERS[layer], batch_id, batch_prefix=first_prefix).execute(
             {"run_id": "first"}
         )
+    assert choose_batch_build(lake_, batch_id, "code-other", "second")[1] is False
     batch_files = {key: Path(lake_.uri(key)).stat().st_mtime_ns for key in lake_.list(first_prefix)}
 
     prefix, reused = choose_batch_build(lake_, batch_id, CODE, "second")
@@ -187,21 +193,6 @@ def test_a_run_on_a_built_batch_reuses_it_and_builds_only_its_own_snapshot(
     first_rows = read_features(lake_.uri(PREFIX), date(2017, 4, 1))
     assert len(first_rows) == 2
     assert diff_rows(first_rows, read_features(lake_.uri(second), date(2017, 4, 1))) == []
-
-
-def test_a_batch_build_is_reusable_only_once_its_last_layer_succeeded(
-    lake: tuple[LocalLake, str, Path],
-) -> None:
-    lake_, batch_id, _ = lake
-    prefix, _ = choose_batch_build(lake_, batch_id, CODE, "first")
-    build("bronze", LAYERS["bronze"], batch_id, batch_prefix=prefix).execute({"run_id": "first"})
-    build("silver", LAYERS["silver"], batch_id, batch_prefix=prefix).execute({"run_id": "first"})
-
-    assert choose_batch_build(lake_, batch_id, CODE, "second") == (
-        batch_build_prefix(batch_id, CODE, "second"),
-        False,
-    )
-    assert choose_batch_build(lake_, batch_id, "code-other", "first")[1] is False
 
 
 def test_the_node_table_shows_status_time_rows_and_the_failure_message() -> None:

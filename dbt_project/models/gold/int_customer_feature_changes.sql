@@ -2,7 +2,8 @@
     strictly after its known_at, never before its order's purchase bucket), lifetime
     features are accumulated over a customer's buckets, and one row per
     (customer, bucket where something changed) holds the cumulative state that every
-    snapshot S with bucket <= S < next_change_bucket sees. -#}
+    snapshot S with bucket <= S < next_change_bucket sees. Each source of facts (purchases,
+    cancellations, deliveries and reviews) yields the deltas it changes, per bucket. -#}
 with
 
 orders as (
@@ -45,12 +46,6 @@ order_facts as (
         ordered_orders.customer_unique_id,
         ordered_orders.purchase_bucket as change_bucket,
         1 as orders_delta,
-        0 as cancelled_delta,
-        0 as delivered_delta,
-        0 as reviewed_delta,
-        0 as review_score_delta,
-        0 as low_review_delivered_delta,
-        0 as no_review_delivered_delta,
         ordered_orders.order_value as payment_value_delta,
         ordered_orders.credit_card_payment_value as credit_card_value_delta,
         ordered_orders.risk_weighted_payment_value as risk_weighted_value_delta,
@@ -246,63 +241,13 @@ order_indicator_deltas as (
 
 all_deltas as (
 
+    -- each source has its own columns; `by name` leaves the others NULL, which the
+    -- aggregates below skip
     select * from order_facts
-
-    union all
-
-    select
-        cancellation_facts.customer_key,
-        cast(null as varchar) as customer_unique_id,
-        cancellation_facts.change_bucket,
-        0 as orders_delta,
-        cancellation_facts.cancelled_delta,
-        0 as delivered_delta,
-        0 as reviewed_delta,
-        0 as review_score_delta,
-        0 as low_review_delivered_delta,
-        0 as no_review_delivered_delta,
-        0.0 as payment_value_delta,
-        0.0 as credit_card_value_delta,
-        0.0 as risk_weighted_value_delta,
-        cast(null as integer) as max_installments,
-        0 as items_delta,
-        0.0 as category_prior_delta,
-        0.0 as distance_km_delta,
-        0 as distance_orders_delta,
-        cast(null as double) as max_velocity_kmh,
-        cast(null as timestamp) as first_purchased_at,
-        cast(null as timestamp) as last_purchased_at,
-        0 as has_orders,
-        cast(null as varchar) as latest_customer_state
-    from cancellation_facts
-
-    union all
-
-    select
-        order_indicator_deltas.customer_key,
-        cast(null as varchar) as customer_unique_id,
-        order_indicator_deltas.change_bucket,
-        0 as orders_delta,
-        0 as cancelled_delta,
-        order_indicator_deltas.delivered_delta,
-        order_indicator_deltas.reviewed_delta,
-        order_indicator_deltas.review_score_delta,
-        order_indicator_deltas.low_review_delivered_delta,
-        order_indicator_deltas.no_review_delivered_delta,
-        0.0 as payment_value_delta,
-        0.0 as credit_card_value_delta,
-        0.0 as risk_weighted_value_delta,
-        cast(null as integer) as max_installments,
-        0 as items_delta,
-        0.0 as category_prior_delta,
-        0.0 as distance_km_delta,
-        0 as distance_orders_delta,
-        cast(null as double) as max_velocity_kmh,
-        cast(null as timestamp) as first_purchased_at,
-        cast(null as timestamp) as last_purchased_at,
-        0 as has_orders,
-        cast(null as varchar) as latest_customer_state
-    from order_indicator_deltas
+    union all by name
+    select * from cancellation_facts
+    union all by name
+    select * from order_indicator_deltas
 
 ),
 
@@ -313,12 +258,12 @@ bucket_deltas as (
         max(all_deltas.customer_unique_id) as customer_unique_id,
         all_deltas.change_bucket,
         sum(all_deltas.orders_delta) as orders_delta,
-        sum(all_deltas.cancelled_delta) as cancelled_delta,
-        sum(all_deltas.delivered_delta) as delivered_delta,
-        sum(all_deltas.reviewed_delta) as reviewed_delta,
-        sum(all_deltas.review_score_delta) as review_score_delta,
-        sum(all_deltas.low_review_delivered_delta) as low_review_delivered_delta,
-        sum(all_deltas.no_review_delivered_delta) as no_review_delivered_delta,
+        coalesce(sum(all_deltas.cancelled_delta), 0) as cancelled_delta,
+        coalesce(sum(all_deltas.delivered_delta), 0) as delivered_delta,
+        coalesce(sum(all_deltas.reviewed_delta), 0) as reviewed_delta,
+        coalesce(sum(all_deltas.review_score_delta), 0) as review_score_delta,
+        coalesce(sum(all_deltas.low_review_delivered_delta), 0) as low_review_delivered_delta,
+        coalesce(sum(all_deltas.no_review_delivered_delta), 0) as no_review_delivered_delta,
         sum(all_deltas.payment_value_delta) as payment_value_delta,
         sum(all_deltas.credit_card_value_delta) as credit_card_value_delta,
         sum(all_deltas.risk_weighted_value_delta) as risk_weighted_value_delta,

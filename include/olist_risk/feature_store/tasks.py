@@ -51,14 +51,9 @@ def resolve(context: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def _gate_batch(context: dict[str, Any]) -> str:
-    return context["ti"].xcom_pull(task_ids="quality_gate")["raw_batch_id"]
-
-
-def _built(context: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The run's values, and the batch-scoped build its gold read (the gate may move it)."""
-    run = context["ti"].xcom_pull(task_ids="resolve_run")
-    return run, context["ti"].xcom_pull(task_ids="quality_gate")["batch_build_prefix"]
+def _gate(context: dict[str, Any]) -> dict[str, str]:
+    """The batch that passed the gate and its batch-scoped build: what gold read."""
+    return context["ti"].xcom_pull(task_ids="quality_gate")
 
 
 def audit(context: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +68,7 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
             "task_id": context["ti"].task_id,
-            "raw_batch_id": _gate_batch(context),
+            "raw_batch_id": _gate(context)["raw_batch_id"],
         },
     )
     for link in links:
@@ -88,11 +83,12 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
 
 def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
     runtime = load_runtime()
-    run, batch_build_prefix = _built(context)
+    run = context["ti"].xcom_pull(task_ids="resolve_run")
+    gate = _gate(context)
     published = publish_snapshots(
         runtime.lake,
         run["build_prefix"],
-        raw_batch_id=_gate_batch(context),
+        raw_batch_id=gate["raw_batch_id"],
         version=run["code_version"],
         run_id=context["run_id"],
         credentials=runtime.credentials,
@@ -100,7 +96,7 @@ def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
     write_json(
         runtime.lake,
         LATEST_BUILD_KEY,
-        {"build_prefixes": [batch_build_prefix, run["build_prefix"]]},
+        {"build_prefixes": [gate["batch_build_prefix"], run["build_prefix"]]},
     )
     for manifest in published:
         log.info("published snapshot %s: %d rows", manifest["snapshot_date"], manifest["rows"])

@@ -25,7 +25,7 @@ from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import read_json, write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
-from include.olist_risk.transform.batch_build import choose_batch_build, is_complete
+from include.olist_risk.transform.batch_build import choose_batch_build, completion
 from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
 
 
@@ -118,7 +118,7 @@ class UpstreamQualitySensor(BaseSensorOperator):
             },
         )
         passed_key = contracts_passed_key(built["batch_build_prefix"], self.layer)
-        if is_complete(lake, built["batch_build_prefix"]) and lake.exists(passed_key):
+        if completion(lake, built["batch_build_prefix"]) and lake.exists(passed_key):
             passed = read_json(lake, passed_key)
             self.log.info(
                 "%s contracts already passed on this build of batch %s (run %s); its reports:\n%s",

@@ -42,7 +42,7 @@ def choose_batch_build(
     return batch_build_prefix(batch_id, code_version, run_id), False
 
 
-def is_complete(lake: Lake, prefix: str) -> dict | None:
+def completion(lake: Lake, prefix: str) -> dict | None:
     """The completion marker of the build under `prefix`: once there, it never changes."""
     key = batch_build_complete_key(prefix)
     return read_json(lake, key) if lake.exists(key) else None

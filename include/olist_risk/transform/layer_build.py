@@ -26,7 +26,7 @@ from airflow.sdk.exceptions import AirflowException
 from include.olist_risk.lake.layout import dbt_results_key
 from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.lake.storage import read_json, write_json
-from include.olist_risk.transform.batch_build import is_complete, mark_complete
+from include.olist_risk.transform.batch_build import completion, mark_complete
 from include.olist_risk.transform.dbt_invocation import (
     GATED_BY_SODA,
     DbtError,
@@ -126,7 +126,7 @@ class DbtLayerBuildOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         runtime = load_runtime()
         lake, settings = runtime.lake, runtime.settings
-        complete = is_complete(lake, self.batch_build_prefix)
+        complete = completion(lake, self.batch_build_prefix)
         reused = complete is not None
         select = PER_RUN.get(self.layer, []) if reused else self.select
         if reused:

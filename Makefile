@@ -80,9 +80,12 @@ run: airflow-init
 test: setup
 	$(BIN)/pytest -n 2 --dist loadfile
 
+# sqlfluff's dbt templater reads the .sqlfluff of its working directory, hence the cd; it
+# compiles through dbt's profile, which loads httpfs from the wheel-shipped directory.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd dbt_project && OLIST_DUCKDB_EXTENSION_DIR=$$($(BIN)/python -c 'from include.olist_risk.transform.dbt_invocation import duckdb_extension_dir; print(duckdb_extension_dir())') $(BIN)/sqlfluff lint models
 
 format: setup
 	$(BIN)/ruff check --fix .

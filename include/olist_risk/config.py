@@ -32,10 +32,40 @@ class Settings:
     dbt_project_dir: Path
     dbt_executable: Path
     tool_python: Path
+    # Ingestion rules (README, "What a delivery must look like"); defaults for callers that
+    # build Settings themselves.
+    landing_recursive: bool = False
+    max_row_shrink: float = 0.10
+    max_orphan_share: float = 0.01
 
     @property
     def lake_is_s3(self) -> bool:
         return self.lake_uri.startswith("s3://")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={value!r} is not a boolean (true/false)")
+
+
+def _env_share(name: str, default: float) -> float:
+    """A fraction between 0 and 1, e.g. 0.1 for 10%: a typo must not silently disable a gate."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{name}={value!r} is not a fraction between 0 and 1 (e.g. 0.1 for 10%)")
+    return share
 
 
 def load_settings() -> Settings:
@@ -50,4 +80,7 @@ def load_settings() -> Settings:
         dbt_project_dir=_env_path("OLIST_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project"),
         dbt_executable=_env_path("OLIST_DBT_EXECUTABLE", bin_dir / "dbt"),
         tool_python=_env_path("OLIST_TOOL_PYTHON", Path(sys.executable)),
+        landing_recursive=_env_bool("OLIST_LANDING_RECURSIVE", False),
+        max_row_shrink=_env_share("OLIST_MAX_ROW_SHRINK", 0.10),
+        max_orphan_share=_env_share("OLIST_MAX_ORPHAN_SHARE", 0.01),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -14,13 +15,13 @@ from tests.conftest import PROJECT_ROOT
 from tests.ingestion.conftest import ROWS, write_batch
 
 
-def run_ingestion(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]):
+def run_ingestion(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: dict | None = None):
     from airflow.dag_processing.dagbag import DagBag
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     dag = DagBag(str(PROJECT_ROOT / "dags")).get_dag("olist_ingestion")
-    return dag.test()
+    return dag.test(run_conf=conf)
 
 
 def test_ingestion_dag_lands_batch_in_local_lake_and_catalog(
@@ -56,7 +57,8 @@ def test_ingestion_dag_lands_batch_on_s3_through_aws_default(
     run = run_ingestion(
         monkeypatch,
         {
-            "OLIST_LANDING_URI": f"s3://{s3_bucket}/landing",
+            # The delivery's own prefix: subfolders of the landing zone are not searched.
+            "OLIST_LANDING_URI": f"s3://{s3_bucket}/landing/2017-01",
             "OLIST_LAKE_URI": f"s3://{s3_bucket}/lake",
             "OLIST_CATALOG_PATH": str(tmp_path / "olist.duckdb"),
         },
@@ -90,3 +92,32 @@ def test_ingestion_dag_fails_on_bad_file_and_keeps_published_batch(
     reasons = list((lake_dir / "quarantine").rglob("*.reason.json"))
     assert [p.name for p in reasons] == ["olist_order_items_dataset.csv.reason.json"]
     assert "column 'price'" in reasons[0].read_text()
+
+
+def test_a_shrinking_delivery_is_held_until_triggered_with_accept_shrink(
+    airflow_db, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lake_dir = tmp_path / "lake"
+    env = {"OLIST_LAKE_URI": str(lake_dir), "OLIST_CATALOG_PATH": str(tmp_path / "c.duckdb")}
+    full = write_batch(tmp_path / "full")  # 3 geolocation rows
+    assert run_ingestion(monkeypatch, {**env, "OLIST_LANDING_URI": str(full)}).state == "success"
+    pointer = (lake_dir / POINTER_KEY).read_bytes()
+
+    short = write_batch(tmp_path / "short")
+    geolocation = short / "olist_geolocation_dataset.csv"  # header and 1 row
+    geolocation.write_text("".join(geolocation.read_text().splitlines(keepends=True)[:2]))
+    run = run_ingestion(monkeypatch, {**env, "OLIST_LANDING_URI": str(short)})
+
+    assert run.state == "failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["publish_batch"] == "failed"
+    assert (lake_dir / POINTER_KEY).read_bytes() == pointer
+    [held] = list((lake_dir / "raw" / "_batches").glob("*/held.json"))
+    reason = json.loads(held.read_text())
+    assert "geolocation shrinks from 3 rows in the current batch to 1" in reason["message"]
+
+    run = run_ingestion(
+        monkeypatch, {**env, "OLIST_LANDING_URI": str(short)}, conf={"accept_shrink": True}
+    )
+
+    assert run.state == "success"
+    assert json.loads((lake_dir / POINTER_KEY).read_bytes())["batch_id"] == reason["batch_id"]

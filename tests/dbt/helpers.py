@@ -17,10 +17,8 @@ import duckdb
 from include.olist_risk.ingestion.batch import ingest_folder
 from include.olist_risk.lake.storage import LocalLake
 from include.olist_risk.transform.dbt_invocation import FEATURE_STORE_MODEL, DbtInvocation, run_dbt
-from tests.dbt.raw_landing import land_raw
 
 GENERATED_SCALE = 0.03
-UNVALIDATED_BATCH = "unvalidated"
 
 
 @dataclass
@@ -86,19 +84,12 @@ def snapshots_of(warehouse: str) -> list[date]:
     ]
 
 
-def make_lake(root: Path, csv_writer: Callable[[Path], object], *, validate: bool = True) -> Lake:
-    """CSVs from `csv_writer`, ingested as the product does (the batch id is the ingestion's).
-
-    validate=False only for data the ingestion would reject on purpose (see raw_landing.py).
-    """
+def make_lake(root: Path, csv_writer: Callable[[Path], object]) -> Lake:
+    """CSVs from `csv_writer`, ingested as the product does (the batch id is the ingestion's)."""
     csv_dir = root / "csv"
     csv_writer(csv_dir)
     lake_root = str(root / "lake")
-    if validate:
-        batch_id = ingest_folder(LocalLake(csv_dir), LocalLake(lake_root))
-    else:
-        batch_id = UNVALIDATED_BATCH
-        land_raw(csv_dir, lake_root, batch_id)
+    batch_id = ingest_folder(LocalLake(csv_dir), LocalLake(lake_root))
     return Lake(csv_dir=csv_dir, lake_root=lake_root, batch_id=batch_id, work_dir=root / "dbt")
 
 

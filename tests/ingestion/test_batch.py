@@ -51,7 +51,7 @@ def published_rows(lake: Lake, credentials: S3Credentials | None) -> dict[str, i
 
 def test_valid_batch_is_published_with_manifest(lake, tiny_batch: Path) -> None:
     lake, credentials = lake
-    batch_id = ingest_folder(LocalLake(tiny_batch), lake)
+    batch_id = ingest_folder(LocalLake(tiny_batch), lake, credentials=credentials)
 
     pointer = read_json(lake, POINTER_KEY)
     manifest = read_json(lake, pointer["manifest"])
@@ -62,12 +62,12 @@ def test_valid_batch_is_published_with_manifest(lake, tiny_batch: Path) -> None:
 
 
 def test_reingesting_the_same_files_changes_nothing(lake, tiny_batch: Path) -> None:
-    lake, _ = lake
-    first = ingest_folder(LocalLake(tiny_batch), lake)
+    lake, credentials = lake
+    first = ingest_folder(LocalLake(tiny_batch), lake, credentials=credentials)
     keys_before = lake.list("raw")
     pointer_before = lake.read_bytes(POINTER_KEY)
 
-    assert ingest_folder(LocalLake(tiny_batch), lake) == first
+    assert ingest_folder(LocalLake(tiny_batch), lake, credentials=credentials) == first
     assert lake.list("raw") == keys_before
     assert lake.read_bytes(POINTER_KEY) == pointer_before
 
@@ -125,7 +125,7 @@ def test_bad_batch_is_quarantined_and_published_data_stays_whole(
     lake, tmp_path: Path, tiny_batch: Path, corruption: str, expected: str
 ) -> None:
     lake, credentials = lake
-    good = ingest_folder(LocalLake(tiny_batch), lake)
+    good = ingest_folder(LocalLake(tiny_batch), lake, credentials=credentials)
     rows_before = published_rows(lake, credentials)
 
     bad = write_batch(tmp_path / "bad")
@@ -142,7 +142,7 @@ def test_bad_batch_is_quarantined_and_published_data_stays_whole(
         (bad / "brazilian-ecommerce.zip").write_bytes(archive)
 
     with pytest.raises(IngestionError) as caught:
-        ingest_folder(LocalLake(bad), lake)
+        ingest_folder(LocalLake(bad), lake, credentials=credentials)
 
     assert str(caught.value).startswith(expected)
     assert "quarantined at" in str(caught.value)

@@ -5,6 +5,7 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
     raw/<table>/batch=<batch_id>/<table>.parquet        one delivered table, as text
     raw/_batches/<batch_id>/tables/<table>.json          what staging measured for one table
     raw/_batches/<batch_id>/manifest.json                the whole batch: checksums, row counts
+    raw/_batches/<batch_id>/held.json                    why the batch gates held it back
     raw/_current.json                                    the pointer readers follow
     quarantine/<batch_id>/<file>[.reason.json]           a rejected file and why
     warehouse/batches/<batch_id>/<code>/run=<run_id>/{bronze,silver,gold}/...
@@ -17,8 +18,12 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
     warehouse/runs/<run_id>/gold/...                     one run's snapshot partitions
     warehouse/runs/<run_id>/_dbt/<layer>/run_results.json  what dbt reported for a layer
     warehouse/_latest.json                               the build that published last
-    feature_store/snapshot_date=<S>/data_0.parquet       a published snapshot
-    feature_store/_manifests/snapshot_date=<S>.json      its batch, code version, rows, time
+    feature_store/publications/<publication_id>/snapshot_date=<S>/data_0.parquet
+                                                         a published snapshot, never rewritten
+    feature_store/publications/<publication_id>/_manifests/snapshot_date=<S>.json
+                                                         its batch, code version, rows, sha256
+    feature_store/_current.json                          the pointer readers follow: the
+                                                         complete current set of snapshots
     reports/dag_id=<dag>/run_id=<run>/dataset=<d>/       Soda scan reports
     catalog/olist.duckdb                                 DuckDB views over all of the above
 """
@@ -27,11 +32,14 @@ from __future__ import annotations
 
 import re
 
-POINTER_KEY = "raw/_current.json"
+RAW_PREFIX = "raw"
+POINTER_KEY = f"{RAW_PREFIX}/_current.json"
 LATEST_BUILD_KEY = "warehouse/_latest.json"
 LAKE_CATALOG_KEY = "catalog/olist.duckdb"
 FEATURE_STORE_PREFIX = "feature_store"
-FEATURE_STORE_MANIFESTS = f"{FEATURE_STORE_PREFIX}/_manifests"
+FEATURE_STORE_POINTER_KEY = f"{FEATURE_STORE_PREFIX}/_current.json"
+PUBLICATIONS_PREFIX = f"{FEATURE_STORE_PREFIX}/publications"
+RUN_BUILDS_PREFIX = "warehouse/runs"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -48,13 +56,17 @@ def batch_manifest_key(batch_id: str) -> str:
     return f"raw/_batches/{batch_id}/manifest.json"
 
 
+def batch_held_key(batch_id: str) -> str:
+    return f"raw/_batches/{batch_id}/held.json"
+
+
 def quarantine_key(batch_id: str, file_name: str) -> str:
     return f"quarantine/{batch_id}/{file_name}"
 
 
 def run_build_prefix(run_id: str) -> str:
     """Each run builds its layers under its own prefix, so concurrent runs never share files."""
-    return f"warehouse/runs/{_UNSAFE.sub('_', run_id)}"
+    return f"{RUN_BUILDS_PREFIX}/{_UNSAFE.sub('_', run_id)}"
 
 
 def batch_build_prefix(batch_id: str, code_version: str, run_id: str) -> str:
@@ -78,9 +90,13 @@ def dbt_results_key(build_prefix: str, layer: str) -> str:
     return f"{build_prefix}/_dbt/{layer}/run_results.json"
 
 
-def snapshot_partition_key(snapshot: str) -> str:
-    return f"{FEATURE_STORE_PREFIX}/snapshot_date={snapshot}/data_0.parquet"
+def publication_prefix(publication_id: str) -> str:
+    return f"{PUBLICATIONS_PREFIX}/{publication_id}"
 
 
-def snapshot_manifest_key(snapshot: str) -> str:
-    return f"{FEATURE_STORE_MANIFESTS}/snapshot_date={snapshot}.json"
+def snapshot_partition_key(publication_id: str, snapshot: str) -> str:
+    return f"{publication_prefix(publication_id)}/snapshot_date={snapshot}/data_0.parquet"
+
+
+def snapshot_manifest_key(publication_id: str, snapshot: str) -> str:
+    return f"{publication_prefix(publication_id)}/_manifests/snapshot_date={snapshot}.json"

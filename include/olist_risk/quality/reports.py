@@ -31,43 +31,50 @@ def report_prefix(dag_id: str, run_id: str, dataset: str) -> str:
     )
 
 
+def _measured(check: dict[str, Any]) -> str:
+    """What the check measured against its threshold, e.g. `3 (expected = 0)`."""
+    value = check.get("value")
+    if value is None:
+        return ""
+    threshold = check.get("threshold")
+    return f"{value} (expected {threshold})" if threshold else str(value)
+
+
 def failing_checks(result: dict[str, Any]) -> list[str]:
-    """One line per failed check: dataset, column, check name and its key metric."""
+    """One line per check that did not pass: dataset, column, what it checks, what it found."""
     lines = []
     for check in result["checks"]:
         if check["outcome"] == "passed":
             continue
-        metric = next(
-            (
-                f"{name}={value}"
-                for name, value in check["metrics"].items()
-                if name.endswith(("_count", "_percent"))
-                and not name.startswith(("check_", "dataset_"))
-            ),
-            "",
-        )
         column = f".{check['column']}" if check["column"] else ""
-        lines.append(
-            f"{result['dataset']}{column}: {check['name']} ({check['outcome']}) {metric}".rstrip()
-        )
+        measured = _measured(check)
+        found = f": measured {measured}" if measured else ""
+        lines.append(f"{result['dataset']}{column}: {check['name']} ({check['outcome']}){found}")
     if result.get("errors"):
         lines.append(f"{result['dataset']}: scan error: {result['errors'].strip()}")
     return lines
 
 
+_ORDER = {"failed": 0, "warn": 1, "not_evaluated": 2, "excluded": 3, "passed": 4}
+
+
 def render_markdown(result: dict[str, Any], context: dict[str, Any]) -> str:
     verdict = "PASSED" if result["ok"] else "FAILED"
+    checks = sorted(result["checks"], key=lambda check: _ORDER.get(check["outcome"], 2))
+    outcomes = [check["outcome"] for check in checks]
     rows = [
-        "| outcome | column | check | metrics |",
-        "|---|---|---|---|",
+        "| outcome | column | check | measured | threshold | metrics |",
+        "|---|---|---|---|---|---|",
         *(
-            "| {outcome} | {column} | {name} | {metrics} |".format(
+            "| {outcome} | {column} | {name} | {value} | {threshold} | {metrics} |".format(
                 outcome=check["outcome"],
                 column=check["column"] or "(dataset)",
                 name=check["name"],
+                value="" if check.get("value") is None else check["value"],
+                threshold=check.get("threshold") or "",
                 metrics=", ".join(f"{k}={v}" for k, v in check["metrics"].items()),
             )
-            for check in result["checks"]
+            for check in checks
         ),
     ]
     failing = failing_checks(result)
@@ -75,12 +82,18 @@ def render_markdown(result: dict[str, Any], context: dict[str, Any]) -> str:
         [
             f"# Soda contract scan: `{result['dataset']}` — {verdict}",
             "",
+            "| dataset | rows | checks | passed | failed | warned | seconds | raw batch |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| `{result['dataset']}` | {result.get('rows')} | {len(checks)} "
+            f"| {outcomes.count('passed')} | {outcomes.count('failed')} "
+            f"| {outcomes.count('warn')} | {result['seconds']} | `{context.get('raw_batch_id')}` |",
+            "",
             f"- DAG `{context['dag_id']}`, run `{context['run_id']}`, task `{context['task_id']}`",
-            f"- raw batch `{context.get('raw_batch_id')}`, contract `{result['contract']}`",
-            f"- scanned at {context['scanned_at']} in {result['seconds']} s",
+            f"- contract `{result['contract']}`, scanned at {context['scanned_at']}",
+            *([f"- scan error: {result['errors'].strip()}"] if result.get("errors") else []),
             "",
             *(["## Failing checks", "", *(f"- {line}" for line in failing), ""] if failing else []),
-            "## All checks",
+            "## All checks (failing first)",
             "",
             *rows,
             "",

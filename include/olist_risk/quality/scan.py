@@ -25,6 +25,7 @@ import yaml
 
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.quality.check_names import describe, threshold_text
 
 DATA_SOURCE = "olist_lake"
 
@@ -50,15 +51,28 @@ def _value(value: Any) -> Any:
 def _check_dict(check_result: Any) -> dict[str, Any]:
     check = check_result.check
     return {
-        "name": check.name,
+        "name": describe(check.name, check.type, check.column_name, check.definition or ""),
         "type": check.type,
         "column": check.column_name,
         "outcome": check_result.outcome.name.lower(),
+        "value": _value(check_result.threshold_value),
+        "threshold": threshold_text(check.threshold),
         "metrics": {
             name: _value(value)
             for name, value in (check_result.diagnostic_metric_values or {}).items()
         },
     }
+
+
+def _rows_tested(checks: list[dict[str, Any]]) -> int | None:
+    return next(
+        (
+            c["metrics"]["dataset_rows_tested"]
+            for c in checks
+            if "dataset_rows_tested" in c["metrics"]
+        ),
+        None,
+    )
 
 
 def verify(views: dict[str, str], contracts: list[Path]) -> list[dict[str, Any]]:
@@ -84,6 +98,7 @@ def verify(views: dict[str, str], contracts: list[Path]) -> list[dict[str, Any]]
                     {
                         "dataset": dataset,
                         "contract": contract.name,
+                        "rows": _rows_tested(checks),
                         "ok": bool(result.is_ok) and not result.has_errors,
                         "errors": result.get_errors_str() if result.has_errors else "",
                         "checks": checks,
@@ -95,6 +110,7 @@ def verify(views: dict[str, str], contracts: list[Path]) -> list[dict[str, Any]]
                     {
                         "dataset": dataset,
                         "contract": contract.name,
+                        "rows": None,
                         "ok": False,
                         "errors": session.get_errors_str() or "contract produced no result",
                         "checks": [],

@@ -5,7 +5,13 @@ Builds snapshot **S** of `fct_customer_return_risk_features` (one row per custom
 start) for the data interval ending at S: the schedule is monthly with real intervals, so the
 run for `[2018-05-01, 2018-06-01)` builds `2018-06-01`. Backfills build history. Parameters:
 `snapshot_date` (YYYY-MM-DD, a month start) overrides the interval for manual runs;
-`full_refresh` rebuilds every snapshot in one run (first load).
+`full_refresh` rebuilds every snapshot in one run (first load); both at once are refused.
+
+Snapshots only where data exists: **resolve_run** reads which snapshots the current raw batch
+covers (the month after its first included purchase .. the month after its last, the range a
+full refresh builds). A scheduled or backfill run for a month outside it is **skipped** (every
+task skipped, nothing published; the reason is in resolve_run's log), so unpausing the DAG
+years after the data ends publishes nothing; a manual run for such a month is **refused**.
 
 Each layer is a task group whose task runs one `dbt build` of the layer in one process (the
 dbt project read from `OLIST_DBT_PROJECT_DIR`, run values passed as environment variables so
@@ -13,15 +19,18 @@ dbt's parsed state stays valid); its log ends with a table of every model and te
 silver and gold, **quality_gate** (a reschedule-mode sensor) verifies the Soda contracts of the
 silver tables gold reads; while a check fails it waits, and if ingestion publishes a
 corrected batch meanwhile it rebuilds bronze and silver from it at the next poke. Gold is then
-built from the batch that passed, audited by its own contract, and only then published to
-`feature_store/snapshot_date=S/` with a manifest. Soda reports: `reports/dag_id=.../run_id=...`
-in the lake, linked from the task logs.
+built from the batch that passed, audited by its own contract, and only then published: a new
+publication under `feature_store/publications/`, made current at once by replacing one pointer,
+`feature_store/_current.json` (a full refresh replaces the whole set; a one-snapshot run
+replaces its snapshot in a set from the same batch and code, and is refused otherwise). Soda
+reports: `reports/dag_id=.../run_id=...` in the lake, linked from the task logs.
 
 Bronze, silver and gold's snapshot-independent models depend only on the raw batch: the
 first run on a batch builds them (`warehouse/batches/<batch>/<code>/`) and every later run
 on that batch and code reuses them, so a monthly run builds one gold partition. Each run
 builds its snapshots under its own prefix (`warehouse/runs/<run_id>/`), so concurrent runs
-never share files; publishing replaces exactly the run's snapshots.
+never share files; publishing replaces exactly the run's snapshots, and removes the build
+folder of the run that published before it.
 """
 
 from __future__ import annotations
@@ -65,11 +74,39 @@ def layer(name: str, built_from: str) -> TaskGroup:
     tags=["olist", "feature-store", "dbt", "soda"],
     params={
         "snapshot_date": Param(
-            None, type=["null", "string"], format="date", description="YYYY-MM-DD month start"
+            None,
+            type=["null", "string"],
+            format="date",
+            description=(
+                "Build this one snapshot (YYYY-MM-DD, the first day of a month) instead of the "
+                "run's interval end. It must be a month the current raw batch covers (from the "
+                "month after its first included purchase to the month after its last); "
+                "otherwise the run is refused. Leave empty with full_refresh."
+            ),
         ),
-        "full_refresh": Param(False, type="boolean", description="build every snapshot"),
-        "quality_timeout_minutes": Param(60, type="integer", minimum=1),
-        "quality_poke_seconds": Param(120, type="integer", minimum=5),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description=(
+                "Rebuild every snapshot the current raw batch covers in one run (first load, "
+                "new delivery). Do not combine with snapshot_date: the run is refused."
+            ),
+        ),
+        "quality_timeout_minutes": Param(
+            60,
+            type="integer",
+            minimum=1,
+            description=(
+                "How long quality_gate waits for the silver Soda contracts to pass (a corrected "
+                "batch may be published meanwhile) before it fails, naming the failing checks."
+            ),
+        ),
+        "quality_poke_seconds": Param(
+            120,
+            type="integer",
+            minimum=5,
+            description="How often quality_gate re-checks the contracts while they fail.",
+        ),
     },
     default_args={
         "owner": "data-platform",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,38 @@ def test_catalog_views_read_the_batch_the_pointer_names(tmp_path: Path) -> None:
         }
     assert counts == {name: len(rows) for name, rows in ROWS.items()}
     assert lake.exists("catalog/olist.duckdb")
+
+
+def test_replace_if_unchanged_writes_only_over_the_version_it_read(lake: Lake) -> None:
+    assert lake.read_versioned("p/_current.json") == (None, None)
+    assert lake.replace_if_unchanged("p/_current.json", b"one", None)
+    assert not lake.replace_if_unchanged("p/_current.json", b"again", None)
+    data, version = lake.read_versioned("p/_current.json")
+    assert data == b"one"
+
+    assert lake.replace_if_unchanged("p/_current.json", b"two", version)
+    # a writer still holding the first version lost the race: its write is refused
+    assert not lake.replace_if_unchanged("p/_current.json", b"stale", version)
+    assert lake.read_bytes("p/_current.json") == b"two"
+    assert lake.list("p") == ["p/_current.json"]
+
+
+def test_modified_times_cover_every_file_under_the_prefix(lake: Lake) -> None:
+    for key in ("runs/a/x.parquet", "runs/a/y/z.json", "other/w"):
+        lake.write_bytes(key, b"x")
+
+    times = lake.modified_times("runs")
+
+    assert sorted(times) == ["runs/a/x.parquet", "runs/a/y/z.json"]
+    assert all(abs(time.time() - moment) < 300 for moment in times.values())
+
+
+def test_catalog_views_work_on_a_lake_path_with_a_quote(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "o'brien's lake")
+    ingest_folder(LocalLake(write_batch(tmp_path / "landing")), lake)
+    catalog = tmp_path / "catalog" / "olist.duckdb"
+
+    refresh_catalog(lake, catalog)
+
+    with connect(catalog, read_only=True) as con:
+        assert con.execute("select count(*) from raw.orders").fetchone()[0] == len(ROWS["orders"])

@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.olist_risk.feature_store.publish import publish_snapshots
+from include.olist_risk.feature_store.coverage import batch_coverage
+from include.olist_risk.feature_store.publish import (
+    PublishRefused,
+    RetentionSettings,
+    collect_garbage,
+    publish_snapshots,
+    replace_latest_build,
+)
 from include.olist_risk.feature_store.resolve import resolve_run
 from include.olist_risk.ingestion.batch import current_batch_id
 from include.olist_risk.lake.assets import FEATURE_STORE
-from include.olist_risk.lake.layout import LATEST_BUILD_KEY
 from include.olist_risk.lake.runtime import load_runtime
-from include.olist_risk.lake.storage import write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
 from include.olist_risk.transform.batch_build import choose_batch_build
@@ -29,10 +34,16 @@ def resolve(context: dict[str, Any]) -> dict[str, Any]:
         raise AirflowFailException(
             f"no raw batch published in {runtime.lake.root}: run the olist_ingestion DAG first"
         )
+    coverage = batch_coverage(runtime.lake, batch_id, runtime.credentials)
+    log.info("%s", coverage.describe())
     try:
-        run = resolve_run(context, context["params"])
+        run = resolve_run(context, context["params"], coverage)
     except ValueError as error:
         raise AirflowFailException(str(error)) from None
+    except AirflowSkipException as skip:
+        # Airflow logs the reason inside a collapsed group: say it where a reader looks first.
+        log.warning("%s", skip)
+        raise
     run["raw_batch_id"] = batch_id
     run["code_version"] = code_version(runtime.settings.dbt_project_dir)
     run["batch_build_prefix"], reused = choose_batch_build(
@@ -82,29 +93,55 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def publish(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """Make the run's snapshots current at once (publish.py), then clean up behind it."""
     runtime = load_runtime()
     run = context["ti"].xcom_pull(task_ids="resolve_run")
     gate = _gate(context)
-    published = publish_snapshots(
-        runtime.lake,
-        run["build_prefix"],
-        raw_batch_id=gate["raw_batch_id"],
-        version=run["code_version"],
-        run_id=context["run_id"],
-        credentials=runtime.credentials,
+    retention = RetentionSettings.from_env()  # a bad setting fails before anything is published
+    try:
+        publication = publish_snapshots(
+            runtime.lake,
+            run["build_prefix"],
+            raw_batch_id=gate["raw_batch_id"],
+            version=run["code_version"],
+            run_id=context["run_id"],
+            full_refresh=not run["snapshot_date"],
+            credentials=runtime.credentials,
+        )
+    except PublishRefused as error:
+        raise AirflowFailException(str(error)) from None
+    superseded = replace_latest_build(
+        runtime.lake, [gate["batch_build_prefix"], run["build_prefix"]]
     )
-    write_json(
-        runtime.lake,
-        LATEST_BUILD_KEY,
-        {"build_prefixes": [gate["batch_build_prefix"], run["build_prefix"]]},
+    current = publication.pointer["snapshots"]
+    summary = publication.summary()
+    for entry in summary:
+        log.info("published snapshot %s: %d rows", entry["snapshot_date"], entry["rows"])
+    log.info(
+        "publication %s is current: %d snapshots (%s .. %s) from raw batch %s, code %s",
+        publication.publication_id,
+        len(current),
+        min(current),
+        max(current),
+        gate["raw_batch_id"],
+        run["code_version"],
     )
-    for manifest in published:
-        log.info("published snapshot %s: %d rows", manifest["snapshot_date"], manifest["rows"])
-    summary = [{"snapshot_date": m["snapshot_date"], "rows": m["rows"]} for m in published]
+    try:
+        removed = collect_garbage(
+            runtime.lake,
+            superseded_builds=[p for p in superseded if p != run["build_prefix"]],
+            settings=retention,
+        )
+        log.info("removed: %s", {kind: len(keys) for kind, keys in removed.items()})
+    except Exception:
+        # The publish stands; what was left is removed by the next publish's collection.
+        log.warning("garbage collection failed; the next publish retries it", exc_info=True)
     # Consumers scheduled on the asset learn from its event which snapshots changed.
     context["outlet_events"][FEATURE_STORE].extra = {
+        "publication_id": publication.publication_id,
         "snapshots": summary,
-        "raw_batch_id": published[0]["raw_batch_id"],
-        "code_version": published[0]["code_version"],
+        "current_snapshots": len(current),
+        "raw_batch_id": publication.pointer["raw_batch_id"],
+        "code_version": publication.pointer["code_version"],
     }
     return summary

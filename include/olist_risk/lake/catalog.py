@@ -4,6 +4,13 @@ The lake is the record; this file holds no data, only views, so it can be rebuil
 time. It is written to a temporary file and renamed into place, so a reader never sees a
 half-built catalog and the writer never waits on a reader's lock. A copy goes to the lake
 (`catalog/olist.duckdb`) so that it can be attached from anywhere (no shared disk on MWAA).
+
+The `feature_store` view lists exactly the files the feature store's pointer
+(`feature_store/_current.json`) names when the catalog is refreshed, so it shows one complete
+published set; the DAG refreshes it right after each publish, and until then it keeps showing
+the previous set, whose files garbage collection keeps for a retention period (publish.py).
+Paths go into the views' SQL as escaped string literals (a view cannot take parameters), so a
+lake path with a quote in it works.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
 from include.olist_risk.lake.layout import (
-    FEATURE_STORE_PREFIX,
+    FEATURE_STORE_POINTER_KEY,
     LAKE_CATALOG_KEY,
     LATEST_BUILD_KEY,
     POINTER_KEY,
@@ -27,6 +35,25 @@ from include.olist_risk.lake.layout import (
 from include.olist_risk.lake.storage import Lake, read_json
 
 LAYERS = ("bronze", "silver", "gold")
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal: a view's definition cannot take parameters, so a lake path with a
+    quote in it is escaped the SQL way (doubled), never pasted in raw."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_current_set(lake: Lake) -> dict[str, Any] | None:
+    """The published feature store as its pointer names it, or None before the first publish.
+
+    `snapshots` maps each snapshot date to its file (`key`, relative to the lake root), rows,
+    sha256, raw batch, code version and the run and publication that wrote it. Read the
+    pointer once and use only the files it lists: that set is complete and consistent, while
+    listing `feature_store/` may show a publication still being written or one left behind.
+    """
+    if not lake.exists(FEATURE_STORE_POINTER_KEY):
+        return None
+    return read_json(lake, FEATURE_STORE_POINTER_KEY)
 
 
 def catalog_views(
@@ -45,11 +72,17 @@ def catalog_views(
         batch_id = read_json(lake, POINTER_KEY)["batch_id"]
         manifest = read_json(lake, batch_manifest_key(batch_id))
         for table in sorted(manifest["tables"]):
-            views["raw"][table] = f"read_parquet('{lake.uri(table_key(table, batch_id))}')"
-    if lake.list(FEATURE_STORE_PREFIX):
-        published = lake.uri(FEATURE_STORE_PREFIX)
+            source = sql_string(lake.uri(table_key(table, batch_id)))
+            views["raw"][table] = f"read_parquet({source})"
+    current = read_current_set(lake)
+    if current and current["snapshots"]:
+        # Exactly the files the pointer lists, not a glob: a publication being written, or
+        # one no longer current, is never part of what a reader sees.
+        files = ", ".join(
+            sql_string(lake.uri(entry["key"])) for _, entry in sorted(current["snapshots"].items())
+        )
         views["feature_store"]["fct_customer_return_risk_features"] = (
-            f"read_parquet('{published}/*/*.parquet', hive_partitioning = true)"
+            f"read_parquet([{files}], hive_partitioning = true)"
         )
     for build_prefix in build_prefixes:
         for layer in LAYERS:
@@ -62,9 +95,9 @@ def catalog_views(
             for name, partitioned in sorted(models.items()):
                 base = lake.uri(f"{build_prefix}/{layer}/{name}")
                 views[layer][name] = (
-                    f"read_parquet('{base}/**/*.parquet', hive_partitioning = true)"
+                    f"read_parquet({sql_string(base + '/**/*.parquet')}, hive_partitioning = true)"
                     if partitioned
-                    else f"read_parquet('{base}.parquet')"
+                    else f"read_parquet({sql_string(base + '.parquet')})"
                 )
     return dict(views)
 
@@ -81,9 +114,11 @@ def refresh_catalog(
     try:
         with connect(tmp, credentials) as con:
             for schema, tables in views.items():
-                con.execute(f"create schema if not exists {schema}")
+                con.execute(f'create schema if not exists "{schema}"')
                 for name, source in tables.items():
-                    con.execute(f"create or replace view {schema}.{name} as select * from {source}")
+                    con.execute(
+                        f'create or replace view "{schema}"."{name}" as select * from {source}'
+                    )
             con.execute("checkpoint")
         lake.put_file(Path(tmp), LAKE_CATALOG_KEY)
         os.replace(tmp, catalog_path)

@@ -1,0 +1,85 @@
+"""Which snapshots a raw batch covers: the range a full refresh of it builds.
+
+FEATURES.md section 2: a full refresh builds every month start from the first one strictly
+after the earliest included purchase to the first one strictly after the latest, inclusive.
+An included order is one whose `customer_id` has a customers row with a non-null
+`customer_unique_id` and whose purchase timestamp is not null (section 1); nothing else
+moves the range.
+
+Computed from the batch's raw Parquet (all text, as delivered) with the same cleaning bronze
+applies (`clean_text`: trimmed, empty is NULL), in one query, before any dbt runs: the
+feature-store DAG decides from it whether a run's snapshot has data at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.layout import table_key
+from include.olist_risk.lake.storage import Lake
+
+# Parameters, not string-built SQL: a lake path may contain quotes or spaces.
+_PURCHASE_RANGE = """
+    with customers as (
+        select nullif(trim(customer_id), '') as customer_id
+        from read_parquet($customers)
+        where nullif(trim(customer_unique_id), '') is not null
+    ),
+    included as (
+        select cast(nullif(trim(o.order_purchase_timestamp), '') as timestamp) as purchased_at
+        from read_parquet($orders) as o
+        where nullif(trim(o.order_id), '') is not null
+            and nullif(trim(o.customer_id), '') in (select customer_id from customers)
+    )
+    select min(purchased_at), max(purchased_at)
+    from included
+    where purchased_at is not null
+"""
+
+
+@dataclass(frozen=True)
+class BatchCoverage:
+    """The included purchases' span and the snapshots it gives (None when there are none)."""
+
+    batch_id: str
+    earliest_purchase: datetime | None
+    latest_purchase: datetime | None
+
+    @property
+    def first_snapshot(self) -> date | None:
+        return None if self.earliest_purchase is None else month_start_after(self.earliest_purchase)
+
+    @property
+    def last_snapshot(self) -> date | None:
+        return None if self.latest_purchase is None else month_start_after(self.latest_purchase)
+
+    def describe(self) -> str:
+        if self.first_snapshot is None:
+            return f"raw batch {self.batch_id} has no included orders"
+        return (
+            f"raw batch {self.batch_id} covers snapshots {self.first_snapshot} .. "
+            f"{self.last_snapshot} (included purchases {self.earliest_purchase} .. "
+            f"{self.latest_purchase})"
+        )
+
+
+def month_start_after(instant: datetime) -> date:
+    """The first month start strictly after `instant` (its snapshot bucket)."""
+    return date(instant.year + instant.month // 12, instant.month % 12 + 1, 1)
+
+
+def batch_coverage(
+    lake: Lake, batch_id: str, credentials: S3Credentials | None = None
+) -> BatchCoverage:
+    with connect(credentials=credentials) as con:
+        earliest, latest = con.execute(
+            _PURCHASE_RANGE,
+            {
+                "orders": lake.uri(table_key("orders", batch_id)),
+                "customers": lake.uri(table_key("customers", batch_id)),
+            },
+        ).fetchone()
+    return BatchCoverage(batch_id, earliest, latest)

@@ -3,8 +3,9 @@
 SQLite is not a metadata database for a LocalExecutor with parallel runs: a backfill through
 the REST API got "database is locked" and then crashed the scheduler. This server needs no
 Docker and no system package. Its data lives under `$AIRFLOW_HOME/postgres/`; it listens
-only on a Unix socket (no TCP port: nothing to clash with, nothing reachable from another
-host). PostgreSQL refuses to run as root, so as root (CI, containers) it runs as `nobody`.
+only on a Unix socket (`listen_addresses=` empty: no TCP port, nothing to clash with, nothing
+reachable from another host, not even with `OLIST_BIND_HOST` set for the Airflow servers).
+PostgreSQL refuses to run as root, so as root (CI, containers) it runs as `nobody`.
 
     python -m dev.metadata_db -- airflow db migrate    # a command with the server up
 

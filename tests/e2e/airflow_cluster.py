@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from dev.local_airflow import ProcessGroup
+from dev.local_airflow import LOOPBACK, ProcessGroup, components, server_env
 from dev.metadata_db import MetadataDB
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -125,15 +125,14 @@ class AirflowCluster:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"include\..*",
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            # Tasks reach the API server through the execution API: same port as ours.
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            # Every server on 127.0.0.1, as `make airflow` runs them; tasks reach the API
+            # server through the execution API there (same port as ours).
+            **server_env(LOOPBACK, self.port, env={}),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             # One secret for every process: the scheduler signs task tokens, the API checks.
             "AIRFLOW__API_AUTH__JWT_SECRET": secret,
             "AIRFLOW__API__SECRET_KEY": secret,
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -184,9 +183,6 @@ class AirflowCluster:
         if result.returncode != 0:
             raise AirflowError(f"{' '.join(command)} exited {result.returncode}:\n{_tail(log, 60)}")
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        self.components.spawn(name, [str(BIN / "airflow"), *args])
-
     def start(self) -> AirflowCluster:
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -210,12 +206,19 @@ class AirflowCluster:
                     [sys.executable, "-m", "dev.airflow_settings"],
                 )
             self.migrate_seconds = time.monotonic() - started
-            self._spawn("api-server", ["api-server", "--port", str(self.port)])
-            self._spawn("scheduler", ["scheduler"])
-            self._spawn("dag-processor", ["dag-processor"])
-            if self.triggerer:
-                self._spawn("triggerer", ["triggerer"])
+            # The components `make airflow` runs, all on 127.0.0.1. The log servers start once
+            # the others are healthy: nothing needs them before a task runs, and on a loaded
+            # 2-core machine one more interpreter importing Airflow slows the start-up.
+            commands = components(
+                str(BIN / "airflow"), sys.executable, LOOPBACK, self.port, triggerer=self.triggerer
+            )
+            log_servers = {n: c for n, c in commands.items() if n.endswith("-log-server")}
+            for name, command in commands.items():
+                if name not in log_servers:
+                    self.components.spawn(name, command)
             self._wait_healthy(started + self.startup_timeout)
+            for name, command in log_servers.items():
+                self.components.spawn(name, command)
         except BaseException:
             self.stop()
             raise

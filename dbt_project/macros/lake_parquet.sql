@@ -9,7 +9,18 @@
         snapshot rewrites only that snapshot's partition file and leaves the others alone.
         On remote lakes (s3://) DuckDB cannot delete, so a full refresh overwrites every
         partition it writes (fixed file names) but cannot drop partitions outside its range.
-    The model contract (names + data types) is checked before anything is written. -#}
+      order_by: the sort of the written rows, default `all` (every column, left to right).
+        A model with a unique key may name it instead (cheaper to sort).
+    The model contract (names + data types) is checked before anything is written.
+
+    Deterministic bytes: the same input and code write the same Parquet, byte for byte.
+    Rows are written sorted (`order_by`), so row order and row groups do not depend on
+    thread scheduling (DuckDB keeps an ORDER BY's order in COPY even with
+    preserve_insertion_order off). A partitioned COPY does not keep it with several threads
+    (each thread buffers its own share of every partition), so it runs with one DuckDB
+    thread and restores the setting after; partitioned models run one after another, each
+    feeds the next. Sums of DOUBLE use exact_sum() so that the values themselves do not
+    depend on row order. -#}
 {% materialization lake_parquet, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set location = external_location(this, config) -%}
@@ -38,11 +49,28 @@
         {%- do olist_make_local_dirs(location.rsplit('/', 1)[0]) -%}
     {%- endif -%}
 
+    {%- set order_by = config.get('order_by', 'all') -%}
+    {%- if partition_by -%}
+        {%- set threads = run_query("select current_setting('threads')").columns[0].values()[0] -%}
+        {% call statement('olist_single_thread') -%}
+            set threads = 1
+        {%- endcall %}
+    {%- endif -%}
+
     {% call statement('main') -%}
         copy (
-            {{ sql }}
+            select * from (
+                {{ sql }}
+            ) as model_rows
+            order by {{ order_by }}
         ) to '{{ location }}' ({{ options }})
     {%- endcall %}
+
+    {%- if partition_by -%}
+        {% call statement('olist_restore_threads') -%}
+            set threads = {{ threads }}
+        {%- endcall %}
+    {%- endif -%}
 
     {%- set read_location = olist_read_location(this, config) -%}
     {#- hive partition columns come back last: keep the model's column order -#}

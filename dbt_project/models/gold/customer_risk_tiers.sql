@@ -1,4 +1,4 @@
-{{ config(partition_by='snapshot_date') }}
+{{ config(partition_by='snapshot_date', order_by='snapshot_date, customer_unique_id') }}
 {%- set features = [
     'cancel_rate_lifetime',
     'low_review_on_delivered_rate',

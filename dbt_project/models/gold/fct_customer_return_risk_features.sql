@@ -1,4 +1,4 @@
-{{ config(partition_by='snapshot_date') }}
+{{ config(partition_by='snapshot_date', order_by='snapshot_date, customer_unique_id') }}
 {#- One code path for a full refresh and a single snapshot: `snapshots` is every month
     start of the range, or only the `snapshot_date` var. Lifetime features come from the
     snapshot-independent change points (the row with change_bucket <= S < next bucket);
@@ -94,7 +94,7 @@ order_windows as (
         sum(case
             when recent_orders.order_purchased_at >= {{ dbt.dateadd('hour', -24, 'recent_orders.snapshot_at') }} then 1 else 0
         end) as orders_last_24h,
-        sum(recent_orders.order_value) as total_spent_last_30d,
+        {{ exact_sum('recent_orders.order_value') }} as total_spent_last_30d,
         count(distinct recent_orders.customer_state) as distinct_shipping_states_30d
     from recent_orders
     group by recent_orders.customer_key, recent_orders.snapshot_date

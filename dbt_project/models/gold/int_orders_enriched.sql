@@ -82,16 +82,15 @@ order_payments as (
     select
         payments.order_id,
         count(*) as payment_count,
-        coalesce(sum(payments.payment_value), 0.0) as payment_value_total,
-        coalesce(sum(case when payments.payment_type = 'credit_card' then payments.payment_value end), 0.0)
-            as credit_card_payment_value,
-        coalesce(sum(
-            payments.payment_value
-            * coalesce(
-                payment_method_risk.base_risk_score,
-                (select default_payment_risk.base_risk_score from default_payment_risk)
-            )
-        ), 0.0) as risk_weighted_payment_value,
+        coalesce({{ exact_sum('payments.payment_value') }}, 0.0) as payment_value_total,
+        coalesce(
+            {{ exact_sum("case when payments.payment_type = 'credit_card' then payments.payment_value end") }},
+            0.0
+        ) as credit_card_payment_value,
+        coalesce({{ exact_sum(
+            'payments.payment_value * coalesce(payment_method_risk.base_risk_score, '
+            ~ '(select default_payment_risk.base_risk_score from default_payment_risk))'
+        ) }}, 0.0) as risk_weighted_payment_value,
         max(payments.payment_installments) as max_payment_installments
     from payments
     left join payment_method_risk
@@ -121,7 +120,7 @@ order_items as (
     select
         ranked_items.order_id,
         count(*) as item_count,
-        sum(ranked_items.category_fraud_prior) as category_fraud_prior_sum,
+        {{ exact_sum('ranked_items.category_fraud_prior') }} as category_fraud_prior_sum,
         max(case when ranked_items.item_rank = 1 then ranked_items.seller_id end) as primary_seller_id
     from ranked_items
     group by ranked_items.order_id

@@ -36,7 +36,11 @@ final as (
         usable.*,
         row_number() over (
             partition by usable.order_id
-            order by usable.review_answered_at asc, usable.review_id asc, usable.review_score asc
+            order by
+                usable.review_answered_at asc,
+                usable.review_id asc,
+                usable.review_score asc,
+                usable.review_created_at asc
         ) as review_sequence_in_order
     from usable
 

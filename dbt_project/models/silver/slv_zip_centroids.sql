@@ -24,8 +24,8 @@ final as (
 
     select
         in_brazil.zip_code_prefix,
-        avg(in_brazil.lat) as centroid_lat,
-        avg(in_brazil.lng) as centroid_lng,
+        {{ exact_avg('in_brazil.lat') }} as centroid_lat,
+        {{ exact_avg('in_brazil.lng') }} as centroid_lng,
         count(*) as geolocation_row_count
     from in_brazil
     group by in_brazil.zip_code_prefix

@@ -1,7 +1,12 @@
 """Which code produced the data: a content hash of everything that shapes it.
 
-The dbt project's sources (models, macros, seeds, tests, project and profile files) and the
-runtime package's Python. Only file contents and their paths relative to their root go in,
+The dbt project's sources (models, macros, seeds, tests, project and profile files) compute
+every value, and the `transform` package decides what dbt builds and where (layers, which
+models are per run, the run values dbt reads). Nothing else shapes the data: ingestion stores
+the delivered text as is (the batch id is its checksum), and the quality gate and publishing
+only decide whether bytes dbt wrote become visible. Keeping those out means that changing a
+log line or a report does not make the published store "another code version" that only a
+full refresh can replace. Only file contents and their paths relative to their root go in,
 so the same code gives the same version on every set-up (a laptop, the Astro image, MWAA),
 and nothing generated (dbt's `target/`, `__pycache__`) can change it.
 """
@@ -12,7 +17,7 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+TRANSFORM_DIR = Path(__file__).resolve().parent
 DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
 
 
@@ -25,12 +30,12 @@ def _files(root: Path, entries: tuple[str, ...], suffixes: tuple[str, ...]) -> I
                 yield candidate
 
 
-def code_version(dbt_project_dir: Path, package_dir: Path = PACKAGE_DIR) -> str:
-    """`code-<12 hex>`: equal exactly when the dbt sources and the package's Python are."""
+def code_version(dbt_project_dir: Path, transform_dir: Path = TRANSFORM_DIR) -> str:
+    """`code-<12 hex>`: equal exactly when the dbt sources and the transform package are."""
     digest = hashlib.sha256()
     sources = [
         ("dbt", dbt_project_dir, _files(dbt_project_dir, DBT_SOURCES, (".sql", ".yml", ".csv"))),
-        ("package", package_dir, _files(package_dir, (".",), (".py", ".yml"))),
+        ("transform", transform_dir, _files(transform_dir, (".",), (".py",))),
     ]
     for label, root, files in sources:
         for path in files:

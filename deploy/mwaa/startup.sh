@@ -1,5 +1,5 @@
 #!/bin/sh
-# Amazon MWAA startup script (deploy/deploy.py fills in the lake and landing URIs).
+# Amazon MWAA startup script (deploy/bundle.py fills in the lake and landing URIs).
 #
 # MWAA runs this on every Airflow component before Airflow starts and keeps the variables it
 # exports. It does two things:
@@ -8,7 +8,7 @@
 #   2. builds the separate dbt + Soda virtualenv. MWAA's Airflow 3.3.1 constraints pin
 #      pathspec==1.1.1 and requests==2.34.2, which dbt-core 1.11 and soda-core 4.28 reject,
 #      so they cannot be installed into Airflow's environment. The venv is built offline
-#      (--no-index) from the wheels deploy.py ships in plugins.zip: workers in private
+#      (--no-index) from the wheels the deploy ships in plugins.zip: workers in private
 #      subnets have no internet egress.
 # No `exit` and no `set -e`: a failure is logged loudly but must not stop Airflow starting.
 

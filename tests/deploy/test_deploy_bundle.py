@@ -1,4 +1,4 @@
-"""Building the MWAA artifacts locally: what lands where, and nothing downloaded."""
+"""Building the MWAA artifacts locally: what lands where, only what runs, nothing downloaded."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from deploy import deploy
-from deploy.deploy import MWAA_DIR, TOOLS_REQUIREMENTS, Bundle, DeployError, build_bundle
+from deploy import wheelhouse as wheelhouse_module
+from deploy.bundle import DEV_ONLY_PACKAGES, Bundle, build_bundle
+from deploy.errors import DeployError
+from deploy.keys import MWAA_DIR, TOOLS_REQUIREMENTS
 from tests.conftest import shared_file
+from tests.deploy.conftest import REPO_ROOT
+
+# MWAA's own check (aws/amazon-mwaa-docker-images, mwaa/entrypoint.py,
+# _requirements_has_constraints): a line matching it, commented out or not, makes MWAA skip
+# its constraints file.
+MWAA_CONSTRAINT_PATTERN = re.compile(r"-c |--constraint ")
 
 
 def _bundle(project: Path, tmp_path: Path, wheelhouse: Path | None, **kw: object) -> Bundle:
@@ -139,7 +147,7 @@ def test_wheelhouse_build_resolves_then_downloads_wheels_only(tmp_path: Path) ->
                 "dbt-core==1.11.16\n"
             )
 
-    deploy.build_wheelhouse(tmp_path / "wh", constraints="constraints.txt", run=fake_run)
+    wheelhouse_module.build_wheelhouse(tmp_path / "wh", constraints="constraints.txt", run=fake_run)
     tools_compile, tools_download, af_compile, af_download = calls
     for compile_cmd in (tools_compile, af_compile):
         assert compile_cmd[compile_cmd.index("--python-version") + 1] == "3.12"
@@ -163,4 +171,92 @@ def test_essential_package_list_matches_mwaa() -> None:
         re.sub(r"[-_.]+", "-", m[1]).lower()
         for m in re.finditer(r"^([A-Za-z0-9._-]+)==", text, flags=re.M)
     }
-    assert names == deploy.MWAA_ESSENTIAL_PACKAGES
+    assert names == wheelhouse_module.MWAA_ESSENTIAL_PACKAGES
+
+
+def test_requirements_never_opt_out_of_mwaa_constraints(
+    fake_project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """No line of the source or the uploaded file may look like a constraint to MWAA."""
+    uploaded = _bundle(fake_project, tmp_path, wheelhouse).requirements.path.read_text()
+    for text in ((MWAA_DIR / "requirements.txt").read_text(), uploaded):
+        hits = [line for line in text.splitlines() if MWAA_CONSTRAINT_PATTERN.search(line)]
+        assert not hits, f"MWAA would skip its constraints because of: {hits}"
+    assert MWAA_CONSTRAINT_PATTERN.search("# pip install --constraint x.txt")
+
+
+def test_only_the_runtime_package_ships_from_include(
+    fake_project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    (fake_project / "include/scratch_notes.py").write_text("X = 1\n")
+    (fake_project / "include/other_pkg").mkdir()
+    (fake_project / "include/other_pkg/__init__.py").write_text("")
+    (fake_project / "dbt_project/.sqlfluff").write_text("[sqlfluff]\n")
+    (fake_project / "plugins/README.md").write_text("# docs\n")
+    bundle = _bundle(fake_project, tmp_path, wheelhouse)
+    keys = {a.key for a in bundle.dag_files}
+    assert not any("scratch_notes" in k or "other_pkg" in k for k in keys)
+    assert "dags/dbt_project/.sqlfluff" not in keys
+    assert "README.md" not in zipfile.ZipFile(bundle.plugins.path).namelist()
+
+
+@pytest.mark.parametrize(
+    "source", ["from dev.generator import generate\n", "import tests.conftest\n"]
+)
+def test_shipped_code_importing_dev_code_fails_the_build(
+    fake_project: Path, wheelhouse: Path, tmp_path: Path, source: str
+) -> None:
+    """dev/ and tests/ are not on MWAA: an import of them would fail there, so fail here."""
+    (fake_project / "include/olist_risk/uses_dev.py").write_text(source)
+    with pytest.raises(DeployError, match=r"uses_dev\.py"):
+        _bundle(fake_project, tmp_path, wheelhouse)
+
+
+def test_real_project_bundle_is_only_what_runs(tmp_path: Path) -> None:
+    """The repository's own bundle: exact top level, no development or test module in it."""
+    out = tmp_path / "real"
+    out.mkdir()
+    bundle = build_bundle(REPO_ROOT, out, bucket="b", wheelhouse=None, dry_run=True)
+    dag_files = sorted(p.name for p in (REPO_ROOT / "dags").glob("*.py"))
+    top = bundle.top_level()
+    assert top["dags/"] == sorted([".airflowignore", "dbt_project", "include", *dag_files])
+    # the UI plugin (its package is kept out of Airflow's module scan by .airflowignore)
+    assert top["plugins.zip"] == sorted(
+        [".airflowignore", "olist_feature_store", "olist_feature_store_plugin.py", "wheelhouse"]
+    )
+    assert top["files"] == ["plugins.zip", "requirements.txt", "startup.sh"]
+    keys = [a.key for a in bundle.dag_files]
+    include = {k.split("/")[2] for k in keys if k.startswith("dags/include/")}
+    assert include == {"__init__.py", "olist_risk"}
+    dbt_top = {k.split("/")[2] for k in keys if k.startswith("dags/dbt_project/")}
+    assert dbt_top <= {
+        "dbt_project.yml",
+        "profiles.yml",
+        "models",
+        "macros",
+        "seeds",
+        "tests",
+        "target",
+        "analyses",
+        "snapshots",
+    }
+    assert "dags/dbt_project/dbt_project.yml" in keys
+    target = {k for k in keys if k.startswith("dags/dbt_project/target/")}
+    assert target <= {
+        "dags/dbt_project/target/manifest.json",
+        "dags/dbt_project/target/partial_parse.msgpack",
+    }
+    # The runtime package carries its Soda contracts.
+    assert any(k.startswith("dags/include/olist_risk/quality/contracts/") for k in keys)
+    dev_names = ("local_airflow", "local_run", "metadata_db", "airflow_settings", "generator")
+    for key in keys:
+        parts = key.split("/")
+        assert parts[1] not in DEV_ONLY_PACKAGES, key
+        assert not any(name in key for name in dev_names), key
+        assert not parts[-1].startswith(("test_", "conftest")), key
+
+
+def test_dev_only_packages_are_the_repositorys_top_level_tooling() -> None:
+    """The import guard's list names real folders (a renamed dev/ would slip through)."""
+    for name in DEV_ONLY_PACKAGES:
+        assert (REPO_ROOT / name).is_dir(), name

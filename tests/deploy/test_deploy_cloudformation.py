@@ -1,4 +1,10 @@
-"""The CloudFormation template: lint-clean, Airflow pinned like local runs, least privilege."""
+"""The CloudFormation template: lint-clean, private by default, rules that reject bad input.
+
+The Rules and Conditions are evaluated offline (tests/deploy/template_eval.py) for the
+parameter combinations that matter, so "micro with two workers is refused" and "the default
+creates no route to the internet" are proven here, not first discovered in a failed stack.
+The least-privilege rules on the policies are in test_deploy_template_rules.py.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +17,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from deploy.stack import MAX_TEMPLATE_BODY, TEMPLATE, load_template
 from tests.deploy.conftest import REPO_ROOT
+from tests.deploy.template_eval import created_resources, failed_rules
 
-TEMPLATE = REPO_ROOT / "deploy/cloudformation/mwaa.yaml"
-# Actions that take no resource ARN (or live in MWAA's own account): "*" is all IAM allows.
-UNSCOPABLE = {"logs:DescribeLogGroups", "cloudwatch:PutMetricData"}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (!Ref, !Sub...) read as {"Fn": value}."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
+# The interface endpoints an MWAA environment needs without internet access: the MWAA user
+# guide, "Create the VPC network", option three (cfn-vpc-private.yaml in
+# awsdocs/amazon-mwaa-user-guide doc_source/vpc-create.md), plus the S3 gateway endpoint.
+MWAA_INTERFACE_ENDPOINTS = {
+    "sqs",
+    "logs",
+    "monitoring",
+    "kms",
+    "ecr.api",
+    "ecr.dkr",
+    "airflow.api",
+    "airflow.env",
+    "airflow.ops",
+}
+EXISTING = {
+    "Network": "existing",
+    "ExistingVpcId": "vpc-0123456789abcdef0",
+    "ExistingSubnet1Id": "subnet-0123456789abcdef1",
+    "ExistingSubnet2Id": "subnet-0123456789abcdef2",
+}
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # a SafeLoader subclass
+    return load_template()
 
 
 def _cfn_lint() -> str:
@@ -56,6 +63,10 @@ def test_cfn_lint_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_template_fits_a_template_body() -> None:
+    assert len(TEMPLATE.read_bytes()) <= MAX_TEMPLATE_BODY
+
+
 def test_airflow_version_matches_local_pin(template: dict[str, Any]) -> None:
     local = (REPO_ROOT / "requirements/local.in").read_text()
     pinned = re.search(r"^apache-airflow==(\S+)", local, flags=re.M)
@@ -66,60 +77,215 @@ def test_airflow_version_matches_local_pin(template: dict[str, Any]) -> None:
     assert f"\napache-airflow=={pinned[1]}\n" in mwaa_reqs
 
 
-def test_bucket_is_versioned_encrypted_and_private(template: dict[str, Any]) -> None:
-    bucket = template["Resources"]["SourceBucket"]
-    props = bucket["Properties"]
-    assert props["VersioningConfiguration"]["Status"] == "Enabled"
-    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
-    assert all(props["PublicAccessBlockConfiguration"].values())
-    assert len(props["PublicAccessBlockConfiguration"]) == 4
-    assert bucket["DeletionPolicy"] == "Retain", "the lake must outlive the stack"
-
-
 def test_environment_pins_objects_by_version_and_logs(template: dict[str, Any]) -> None:
     props = template["Resources"]["Environment"]["Properties"]
     for name in ("Plugins", "Requirements", "StartupScript"):
         assert props[f"{name}S3ObjectVersion"] == {"Ref": f"{name}S3ObjectVersion"}
     assert props["StartupScriptS3Path"] == "startup.sh"
     assert props["DagS3Path"] == "dags"
-    assert props["NetworkConfiguration"]["SubnetIds"] == {"Ref": "SubnetIds"}
-    assert template["Parameters"]["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
     logs = props["LoggingConfiguration"]
     assert len(logs) == 5 and all(module["Enabled"] for module in logs.values())
 
 
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    role = template["Resources"]["ExecutionRole"]["Properties"]
-    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+# ------------------------------------------------------------------------ private default
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def test_defaults_are_private(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["WebserverAccessMode"]["Default"] == "PRIVATE_ONLY"
+    assert "PUBLIC_ONLY" in params["WebserverAccessMode"]["AllowedValues"]
+    assert params["Network"]["Default"] == "private-endpoints"
+    assert failed_rules() == [], "the defaults must deploy"
 
 
-def test_role_has_no_wildcard_where_the_resource_is_known(template: dict[str, Any]) -> None:
-    for statement in _statements(template):
-        actions = set(_as_list(statement["Action"]))
-        resources = _as_list(statement.get("Resource", []))
-        if actions <= UNSCOPABLE:
-            continue
-        assert "*" not in resources, f"{statement.get('Sid')}: '*' where a name is known"
-        text = repr(resources)
-        if any(a.startswith("s3:") for a in actions):
-            assert "SourceBucket" in text, statement
-        if any(a.startswith("logs:") for a in actions):
-            assert "log-group:airflow-${EnvironmentName}-" in text, statement
-        if any(a.startswith("airflow:") for a in actions):
-            assert "environment/${EnvironmentName}" in text, statement
+def test_default_network_has_every_endpoint_and_no_internet_route() -> None:
+    created = created_resources()
+    interface = {
+        r["Properties"]["ServiceName"]["Sub"].removeprefix("com.amazonaws.${AWS::Region}.")
+        for r in created.values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint"
+        and r["Properties"]["VpcEndpointType"] == "Interface"
+    }
+    assert interface == MWAA_INTERFACE_ENDPOINTS
+    for resource in created.values():
+        if resource["Type"] == "AWS::EC2::VPCEndpoint":
+            props = resource["Properties"]
+            if props["VpcEndpointType"] == "Interface":
+                assert props["PrivateDnsEnabled"] is True
+                assert props["SubnetIds"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
+            else:
+                assert props["ServiceName"] == {"Sub": "com.amazonaws.${AWS::Region}.s3"}
+                assert props["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
+    types = {r["Type"] for r in created.values()}
+    assert not types & {
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::Route",
+        "AWS::EC2::EIP",
+    }
 
 
-def test_role_writes_only_lake_and_landing(template: dict[str, Any]) -> None:
-    """DAG code must not be able to rewrite dags/, plugins.zip or requirements.txt."""
-    for statement in _statements(template):
-        if statement["Effect"] != "Allow":
-            continue
-        writes = [a for a in _as_list(statement["Action"]) if a in {"s3:PutObject", "s3:*"}]
-        if writes:
-            subs = [r["Sub"] for r in _as_list(statement["Resource"])]
-            assert subs == ["${SourceBucket.Arn}/lake/*", "${SourceBucket.Arn}/landing/*"]
+def test_private_subnets_are_in_two_availability_zones(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    zones = [resources[f"PrivateSubnet{n}"]["Properties"]["AvailabilityZone"] for n in (1, 2)]
+    assert zones == [{"Select": [0, {"GetAZs": ""}]}, {"Select": [1, {"GetAZs": ""}]}]
+    for n in (1, 2):
+        assert resources[f"PrivateSubnet{n}"]["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+def test_nat_network_routes_private_subnets_out_without_interface_endpoints() -> None:
+    created = created_resources(Network="private-nat")
+    routes = [r["Properties"] for r in created.values() if r["Type"] == "AWS::EC2::Route"]
+    private = [r for r in routes if r["RouteTableId"] == {"Ref": "PrivateRouteTable"}]
+    assert private == [
+        {
+            "RouteTableId": {"Ref": "PrivateRouteTable"},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "NatGatewayId": {"Ref": "NatGateway"},
+        }
+    ]
+    endpoints = [r for r in created.values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    assert [e["Properties"]["VpcEndpointType"] for e in endpoints] == ["Gateway"]
+
+
+def test_existing_network_creates_no_network(template: dict[str, Any]) -> None:
+    created = created_resources(**EXISTING)
+    assert not any(
+        r["Type"].startswith("AWS::EC2::")
+        and r["Type"] != "AWS::EC2::SecurityGroup"
+        and r["Type"] != "AWS::EC2::SecurityGroupIngress"
+        for r in created.values()
+    )
+    subnets = template["Resources"]["Environment"]["Properties"]["NetworkConfiguration"]
+    assert subnets["SubnetIds"]["If"] == [
+        "CreateVpc",
+        [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}],
+        [{"Ref": "ExistingSubnet1Id"}, {"Ref": "ExistingSubnet2Id"}],
+    ]
+
+
+def test_private_ui_is_reachable_only_from_the_vpc_unless_a_cidr_is_given() -> None:
+    default = created_resources()
+    ingress = [
+        r["Properties"] for r in default.values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    assert ingress == [
+        {
+            "Description": "MWAA requires a self-referencing rule",
+            "GroupId": {"Ref": "EnvironmentSecurityGroup"},
+            "SourceSecurityGroupId": {"Ref": "EnvironmentSecurityGroup"},
+            "IpProtocol": "-1",
+        }
+    ]
+    vpn = created_resources(WebserverAccessCidr="10.100.0.0/22")
+    https = [
+        r["Properties"]
+        for r in vpn.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress" and "CidrIp" in r["Properties"]
+    ]
+    assert [(h["FromPort"], h["ToPort"], h["IpProtocol"]) for h in https] == [(443, 443, "tcp")]
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"EnvironmentClass": "mw1.micro", "MaxWorkers": "2"}, "mw1.micro runs exactly one"),
+        ({"EnvironmentClass": "mw1.micro", "MaxWorkers": "1", "MinWorkers": "2"}, "mw1.micro"),
+        ({"MinWorkers": "3", "MaxWorkers": "2"}, "MinWorkers must not exceed MaxWorkers"),
+        ({"Network": "existing"}, "Network=existing needs ExistingVpcId"),
+        ({**EXISTING, "ExistingSubnet2Id": EXISTING["ExistingSubnet1Id"]}, "two different"),
+        ({"ExistingVpcId": "vpc-0123456789abcdef0"}, "used only with Network=existing"),
+        ({"CreateEnvironment": "true"}, "PluginsS3ObjectVersion is required"),
+    ],
+)
+def test_rules_reject_invalid_combinations(params: dict[str, str], message: str) -> None:
+    assert any(message in failure for failure in failed_rules(**params)), failed_rules(**params)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"EnvironmentClass": "mw1.micro", "MaxWorkers": "1"},
+        EXISTING,
+        {"Network": "private-nat", "WebserverAccessMode": "PUBLIC_ONLY", "KmsKey": "create"},
+        {
+            "CreateEnvironment": "true",
+            "PluginsS3ObjectVersion": "v1",
+            "RequirementsS3ObjectVersion": "v2",
+            "StartupScriptS3ObjectVersion": "v3",
+        },
+    ],
+)
+def test_rules_accept_valid_combinations(params: dict[str, str]) -> None:
+    assert failed_rules(**params) == []
+
+
+def test_worker_rule_is_exactly_min_at_most_max(template: dict[str, Any]) -> None:
+    allowed = template["Parameters"]["MaxWorkers"]["AllowedValues"]
+    assert allowed == template["Parameters"]["MinWorkers"]["AllowedValues"]
+    for low in allowed:
+        for high in allowed:
+            refused = any(
+                "MinWorkers must not exceed" in f
+                for f in failed_rules(MinWorkers=str(low), MaxWorkers=str(high))
+            )
+            assert refused == (low > high), (low, high)
+
+
+def test_bucket_name_is_free_of_any_prefix(template: dict[str, Any]) -> None:
+    pattern = re.compile(template["Parameters"]["BucketName"]["AllowedPattern"])
+    for good in ("olist-lake-123", "my.data.lake", "airflow-olist"):
+        assert pattern.fullmatch(good), good
+    for bad in ("ab", "Olist_Lake", "-lake", "lake-", "x" * 64):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_readme_cost_table_counts_what_the_template_creates() -> None:
+    """The README prices the default network by its endpoint count: keep them in step."""
+    readme = (REPO_ROOT / "deploy/README.md").read_text()
+    assert f"{len(MWAA_INTERFACE_ENDPOINTS)} interface endpoints" in readme
+    nat = created_resources(Network="private-nat")
+    assert sum(r["Type"] == "AWS::EC2::NatGateway" for r in nat.values()) == 1
+    assert "1 NAT gateway" in readme
+
+
+def test_ssm_ui_access_is_an_outbound_only_instance_with_its_endpoints_in_one_az() -> None:
+    created = created_resources(UiAccess="ssm")
+    ssm = {
+        r["Properties"]["ServiceName"]["Sub"].removeprefix("com.amazonaws.${AWS::Region}."): r[
+            "Properties"
+        ]["SubnetIds"]
+        for r in created.values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint"
+        and r["Properties"]["ServiceName"]["Sub"].split(".")[-1]
+        in {"ssm", "ssmmessages", "ec2messages"}
+    }
+    assert ssm == {
+        name: [{"Ref": "PrivateSubnet1"}] for name in ("ssm", "ssmmessages", "ec2messages")
+    }
+    group = created["SsmInstanceSecurityGroup"]["Properties"]
+    assert "SecurityGroupIngress" not in group
+    assert [
+        (e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]
+    ] == [("tcp", 443, 443)]
+    template = created["SsmInstanceLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert template["MetadataOptions"]["HttpTokens"] == "required"
+    assert template["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    instance = created["SsmInstance"]["Properties"]
+    assert instance["SubnetId"] == {
+        "If": ["CreateVpc", {"Ref": "PrivateSubnet1"}, {"Ref": "ExistingSubnet1Id"}]
+    }
+    ui = created["WebserverIngressFromSsmInstance"]["Properties"]
+    assert (ui["GroupId"], ui["SourceSecurityGroupId"], ui["FromPort"]) == (
+        {"Ref": "EnvironmentSecurityGroup"},
+        {"Ref": "SsmInstanceSecurityGroup"},
+        443,
+    )
+    # With a NAT or an existing network the agent goes out its own way: no SSM endpoints.
+    for params in ({"Network": "private-nat"}, EXISTING):
+        others = created_resources(UiAccess="ssm", **params)
+        assert "SsmInstance" in others and "SsmEndpoint" not in others
+    assert "SsmInstance" not in created_resources()

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.deploy import MWAA_DIR, PROJECT_ROOT, PYTHON_VERSION, TOOLS_REQUIREMENTS, UV_PLATFORM
+from deploy.keys import MWAA_DIR, PROJECT_ROOT, TOOLS_REQUIREMENTS
+from deploy.wheelhouse import PYTHON_VERSION, UV_PLATFORM
 from tests.conftest import shared_file
 
 pytestmark = pytest.mark.network_resolution

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.deploy import MWAA_DIR, TOOLS_REQUIREMENTS, build_bundle
+from deploy.bundle import build_bundle
+from deploy.keys import MWAA_DIR, TOOLS_REQUIREMENTS
 from tests.deploy.conftest import make_wheel
 
 FAKE_DBT = "def main():\n    print('fake dbt from the tools venv')\n"

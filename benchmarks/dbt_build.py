@@ -33,7 +33,7 @@ import duckdb  # noqa: E402
 
 from dev.generator.generate import generate  # noqa: E402
 from include.olist_risk.ingestion.batch import current_batch_id, ingest_folder  # noqa: E402
-from include.olist_risk.lake.layout import table_key  # noqa: E402
+from include.olist_risk.lake.layout import WAREHOUSE_PREFIX, table_key  # noqa: E402
 from include.olist_risk.lake.storage import LocalLake  # noqa: E402
 from include.olist_risk.transform.dbt_invocation import FEATURE_STORE_MODEL, DbtInvocation  # noqa: E402
 
@@ -91,7 +91,7 @@ def bench_scale(scale: float, work_dir: Path, seed: int) -> dict:
         started = time.perf_counter()
         batch_id = ingest_folder(LocalLake(csv_dir), lake)
         print(f"[scale {scale:g}] ingested in {time.perf_counter() - started:.1f}s", flush=True)
-    shutil.rmtree(lake_root / "warehouse", ignore_errors=True)
+    shutil.rmtree(lake_root / WAREHOUSE_PREFIX, ignore_errors=True)
     paths = {"target_path": work_dir / "dbt-target", "log_path": work_dir / "dbt-logs"}
     invocation = DbtInvocation(lake_root=str(lake_root), raw_batch_id=batch_id, **paths)
 
@@ -106,7 +106,7 @@ def bench_scale(scale: float, work_dir: Path, seed: int) -> dict:
     )
     full_model = model_time(full_results, FEATURE_STORE_MODEL)
     con = duckdb.connect()
-    fs_glob = lake_root / "warehouse" / "gold" / FEATURE_STORE_MODEL / "*" / "*.parquet"
+    fs_glob = lake_root / WAREHOUSE_PREFIX / "gold" / FEATURE_STORE_MODEL / "*" / "*.parquet"
     rows, snapshots, last = con.execute(
         f"select count(*), count(distinct snapshot_date), max(snapshot_date) "
         f"from read_parquet('{fs_glob}', hive_partitioning = true)"

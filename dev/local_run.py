@@ -136,6 +136,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
     )
     print(f"feature store:   {lake.uri(FEATURE_STORE_POINTER_KEY)} (lists the current files)")
     print(f"Soda reports:    {lake.uri('reports/dag_id=return_risk_feature_store')}/")
+    print(f"Airflow output:  {log_dir}/ (one log per DAG run by make run)")
     print(
         f"DuckDB catalog:  {settings.catalog_path}  "
         "(schemas raw, bronze, silver, gold, feature_store)"

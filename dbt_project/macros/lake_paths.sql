@@ -11,20 +11,17 @@
     {{- return('') -}}
 {%- endmacro %}
 
-{% macro olist_lake_root() -%}
-    {{- olist_run_value('OLIST_LAKE_ROOT').rstrip('/') -}}
-{%- endmacro %}
-
+{#- The lake's layout is defined once, in include/olist_risk/lake/layout.py: the invocation
+    (transform/dbt_invocation.py) passes the build root and the raw tables' location
+    template (`{table}`, `{batch}`) in the environment. -#}
 {% macro olist_build_root() -%}
-    {%- set root = olist_run_value('OLIST_BUILD_ROOT') -%}
-    {%- if root == '' -%}
-        {%- set root = olist_lake_root() ~ '/warehouse' -%}
-    {%- endif -%}
-    {{- root.rstrip('/') -}}
+    {{- olist_run_value('OLIST_BUILD_ROOT').rstrip('/') -}}
 {%- endmacro %}
 
 {% macro olist_raw_location(table_name) -%}
-    {{- olist_lake_root() }}/raw/{{ table_name }}/batch={{ olist_run_value('OLIST_RAW_BATCH_ID') }}/{{ table_name }}.parquet
+    {{- olist_run_value('OLIST_RAW_TABLE_LOCATION')
+        | replace('{table}', table_name)
+        | replace('{batch}', olist_run_value('OLIST_RAW_BATCH_ID')) -}}
 {%- endmacro %}
 
 {#- Where a model's build goes. A model partitioned by snapshot_date is built by every run,

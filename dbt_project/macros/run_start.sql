@@ -1,6 +1,6 @@
 {% macro olist_assert_run_environment() -%}
     {%- if execute and flags.WHICH in ('run', 'build', 'test', 'seed', 'retry') -%}
-        {%- for name in ('OLIST_LAKE_ROOT', 'OLIST_RAW_BATCH_ID') -%}
+        {%- for name in ('OLIST_RAW_TABLE_LOCATION', 'OLIST_RAW_BATCH_ID', 'OLIST_BUILD_ROOT') -%}
             {%- if olist_run_value(name) in ('', 'None') -%}
                 {{ exceptions.raise_compiler_error("environment variable " ~ name ~ " is required (the lake and the raw batch to build from)") }}
             {%- endif -%}

@@ -18,11 +18,10 @@ from typing import Any
 
 from include.olist_risk.lake.catalog import read_current_set, sql_string
 from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.layout import REPORTS_PREFIX, report_prefix
 from include.olist_risk.lake.runtime import Runtime
 from include.olist_risk.lake.storage import Lake
-from include.olist_risk.quality.reports import report_prefix
 
-REPORTS_PREFIX = "reports"
 PREVIEW_ROWS = 50
 # What a snapshot row shows, in this order; the pointer entry holds more (sha256, manifest key).
 SNAPSHOT_FIELDS = (

@@ -84,18 +84,18 @@ def test_dbt_parse_and_ls_work_without_data_or_run_values(tmp_path: Path) -> Non
     assert (tmp_path / "target" / "manifest.json").exists()
 
 
-def test_runs_without_a_lake_root_fail_clearly(tmp_path: Path) -> None:
+def test_runs_without_the_raw_tables_location_fail_clearly(tmp_path: Path) -> None:
     invocation = DbtInvocation(
         lake_root="x", raw_batch_id="y", target_path=tmp_path / "t", log_path=tmp_path / "l"
     )
     env = invocation.env()
-    del env["OLIST_LAKE_ROOT"]
+    del env["OLIST_RAW_TABLE_LOCATION"]
     result = subprocess.run(
         invocation.command(["run", "--select", "stg_orders"]), capture_output=True, text=True,
         env=env, cwd=DBT_PROJECT_DIR, check=False,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "OLIST_LAKE_ROOT is required" in result.stdout
+    assert "OLIST_RAW_TABLE_LOCATION is required" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from deploy.keys import (
     STARTUP_KEY,
 )
 from deploy.stack import load_template
+from include.olist_risk.lake import layout
 from tests.deploy.conftest import REPO_ROOT
 
 # Actions AWS requires `Resource: "*"` for, each with the reason. Nothing else may use it.
@@ -315,10 +316,9 @@ def test_role_deletes_only_where_retention_deletes(template: dict[str, Any]) -> 
 def test_retention_deletes_still_live_where_the_role_allows() -> None:
     """If the pipeline starts deleting elsewhere, this test says the role must follow."""
     publish = (REPO_ROOT / "include/olist_risk/feature_store/publish.py").read_text()
-    layout = (REPO_ROOT / "include/olist_risk/lake/layout.py").read_text()
-    assert 'RUN_BUILDS_PREFIX = "warehouse/runs"' in layout
-    assert 'FEATURE_STORE_PREFIX = "feature_store"' in layout
-    assert 'PUBLICATIONS_PREFIX = f"{FEATURE_STORE_PREFIX}/publications"' in layout
+    assert layout.RUN_BUILDS_PREFIX == "warehouse/runs"
+    assert layout.FEATURE_STORE_PREFIX == "feature_store"
+    assert layout.PUBLICATIONS_PREFIX == "feature_store/publications"
     assert '(f"{FEATURE_STORE_PREFIX}/snapshot_date=", f"{FEATURE_STORE_PREFIX}/_manifests/")' in (
         publish
     )

@@ -21,9 +21,8 @@ import pytest
 from include.olist_risk.lake.catalog import read_current_set
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
-from include.olist_risk.lake.layout import run_build_prefix
+from include.olist_risk.lake.layout import report_prefix, run_build_prefix
 from include.olist_risk.lake.storage import S3Lake, read_json
-from include.olist_risk.quality.reports import report_prefix
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import make_lake, read_features
 from tests.dev.sockets import listening_addresses, process_tree

@@ -33,8 +33,10 @@ def test_the_snapshot_date_parameter_overrides_the_interval() -> None:
     ("interval_end", "override", "message"),
     [
         (datetime(2018, 6, 1, 12, tzinfo=UTC), None, "is not a month start"),
-        (datetime(2018, 6, 2, tzinfo=UTC), None, "is not the first day of a month"),
-        (None, "2018-06-15", "is not the first day of a month"),
+        (datetime(2018, 6, 2, tzinfo=UTC), None, "must be a month start .*'2018-06-02'"),
+        (None, "2018-06-15", "must be a month start .*'2018-06-15'"),
+        (None, "2018-02-30", "must be a month start .*'2018-02-30'"),
+        (None, "2018-13-01", "must be a month start .*'2018-13-01'"),
         (None, None, "nothing to build"),
     ],
 )

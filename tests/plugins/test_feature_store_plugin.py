@@ -106,7 +106,13 @@ def auth_config(
     """The simple auth manager with known users and a JWT secret of the test's own.
 
     The metadata DB is real (`airflow_db`): token validation looks up revoked tokens there."""
+    from airflow import settings
     from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    # Another test of this worker may have opened the in-process engine before `airflow db
+    # migrate` ran in its subprocess; pooled connections from then may not see its tables.
+    if settings.engine is not None:
+        settings.engine.dispose()
 
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))

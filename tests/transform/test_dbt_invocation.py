@@ -21,9 +21,13 @@ def test_run_values_reach_dbt_as_environment_not_vars(tmp_path: Path) -> None:
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
     assert env["DO_NOT_TRACK"] == "1"
     assert env["OLIST_DBT_DUCKDB_PATH"] == ":memory:"
-    assert env["OLIST_LAKE_ROOT"] == "/data/lake"
+    # the lake's layout comes from lake/layout.py, so dbt holds no copy of it
+    assert env["OLIST_RAW_TABLE_LOCATION"] == (
+        "/data/lake/raw/{table}/batch={batch}/{table}.parquet"
+    )
     assert env["OLIST_RAW_BATCH_ID"] == "20240101"
-    assert env["OLIST_BUILD_ROOT"] == env["OLIST_SNAPSHOT_DATE"] == ""
+    assert env["OLIST_BUILD_ROOT"] == "/data/lake/warehouse"
+    assert env["OLIST_SNAPSHOT_DATE"] == ""
     command = invocation.command(["build", "--select", "gold"])
     assert command[0] == str(Path(sys.executable).parent / "dbt")
     assert command[command.index("--project-dir") + 1] == str(dbt_invocation.DBT_PROJECT_DIR)

@@ -20,7 +20,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from include.olist_risk.feature_store.coverage import BatchCoverage
-from include.olist_risk.lake.layout import run_build_prefix
+from include.olist_risk.lake.layout import run_build_prefix, snapshot_date
 
 
 class SnapshotOutsideData(ValueError):
@@ -34,20 +34,12 @@ def snapshot_for_run(data_interval_end: datetime | None, override: str | None) -
     would silently build the wrong month, so it is refused.
     """
     if override:
-        snapshot = date.fromisoformat(str(override))
-    elif data_interval_end is not None:
-        if (data_interval_end.hour, data_interval_end.minute, data_interval_end.second) != (
-            0,
-            0,
-            0,
-        ):
-            raise ValueError(f"data interval end {data_interval_end} is not a month start")
-        snapshot = data_interval_end.date()
-    else:
+        return snapshot_date(str(override))
+    if data_interval_end is None:
         raise ValueError("no data interval and no snapshot_date parameter: nothing to build")
-    if snapshot.day != 1:
-        raise ValueError(f"snapshot_date {snapshot} is not the first day of a month")
-    return snapshot.isoformat()
+    if (data_interval_end.hour, data_interval_end.minute, data_interval_end.second) != (0, 0, 0):
+        raise ValueError(f"data interval end {data_interval_end} is not a month start")
+    return snapshot_date(data_interval_end.date().isoformat())
 
 
 def check_covered(snapshot: str, coverage: BatchCoverage) -> None:

@@ -26,42 +26,69 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
                                                          complete current set of snapshots
     reports/dag_id=<dag>/run_id=<run>/dataset=<d>/       Soda scan reports
     catalog/olist.duckdb                                 DuckDB views over all of the above
+
+dbt reads the raw tables and its default build root through the environment
+`transform/dbt_invocation.py` fills from these keys (`OLIST_RAW_TABLE_LOCATION`,
+`OLIST_BUILD_ROOT`), not from a copy of them. A snapshot date is validated here too
+(`snapshot_date`), for every caller.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 RAW_PREFIX = "raw"
 POINTER_KEY = f"{RAW_PREFIX}/_current.json"
-LATEST_BUILD_KEY = "warehouse/_latest.json"
+QUARANTINE_PREFIX = "quarantine"
+WAREHOUSE_PREFIX = "warehouse"
+LATEST_BUILD_KEY = f"{WAREHOUSE_PREFIX}/_latest.json"
+RUN_BUILDS_PREFIX = f"{WAREHOUSE_PREFIX}/runs"
+BATCH_BUILDS_PREFIX = f"{WAREHOUSE_PREFIX}/batches"
 LAKE_CATALOG_KEY = "catalog/olist.duckdb"
 FEATURE_STORE_PREFIX = "feature_store"
 FEATURE_STORE_POINTER_KEY = f"{FEATURE_STORE_PREFIX}/_current.json"
 PUBLICATIONS_PREFIX = f"{FEATURE_STORE_PREFIX}/publications"
-RUN_BUILDS_PREFIX = "warehouse/runs"
+REPORTS_PREFIX = "reports"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+_SNAPSHOT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-01")
+
+
+def snapshot_date(value: str) -> str:
+    """`value` if it is a snapshot date: a real month start written `YYYY-MM-01`.
+
+    Raises ValueError naming the value otherwise. The one check every entry point uses (the
+    DAG's run resolution, dbt invocations), so a date is never half-validated.
+    """
+    text = str(value)
+    try:
+        parsed = date.fromisoformat(text) if _SNAPSHOT_DATE.fullmatch(text) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"snapshot_date must be a month start written YYYY-MM-01, got {text!r}")
+    return text
 
 
 def table_key(table: str, batch_id: str) -> str:
-    return f"raw/{table}/batch={batch_id}/{table}.parquet"
+    return f"{RAW_PREFIX}/{table}/batch={batch_id}/{table}.parquet"
 
 
 def staged_table_key(batch_id: str, table: str) -> str:
-    return f"raw/_batches/{batch_id}/tables/{table}.json"
+    return f"{RAW_PREFIX}/_batches/{batch_id}/tables/{table}.json"
 
 
 def batch_manifest_key(batch_id: str) -> str:
-    return f"raw/_batches/{batch_id}/manifest.json"
+    return f"{RAW_PREFIX}/_batches/{batch_id}/manifest.json"
 
 
 def batch_held_key(batch_id: str) -> str:
-    return f"raw/_batches/{batch_id}/held.json"
+    return f"{RAW_PREFIX}/_batches/{batch_id}/held.json"
 
 
 def quarantine_key(batch_id: str, file_name: str) -> str:
-    return f"quarantine/{batch_id}/{file_name}"
+    return f"{QUARANTINE_PREFIX}/{batch_id}/{file_name}"
 
 
 def run_build_prefix(run_id: str) -> str:
@@ -71,7 +98,7 @@ def run_build_prefix(run_id: str) -> str:
 
 def batch_build_prefix(batch_id: str, code_version: str, run_id: str) -> str:
     """Where a run builds the batch-scoped models; never shared with another run's build."""
-    return f"warehouse/batches/{batch_id}/{code_version}/run={_UNSAFE.sub('_', run_id)}"
+    return f"{BATCH_BUILDS_PREFIX}/{batch_id}/{code_version}/run={_UNSAFE.sub('_', run_id)}"
 
 
 def batch_build_complete_key(batch_build_prefix: str) -> str:
@@ -79,7 +106,7 @@ def batch_build_complete_key(batch_build_prefix: str) -> str:
 
 
 def batch_build_pointer_key(batch_id: str, code_version: str) -> str:
-    return f"warehouse/batches/{batch_id}/{code_version}/_complete.json"
+    return f"{BATCH_BUILDS_PREFIX}/{batch_id}/{code_version}/_complete.json"
 
 
 def contracts_passed_key(batch_build_prefix: str, layer: str) -> str:
@@ -100,3 +127,16 @@ def snapshot_partition_key(publication_id: str, snapshot: str) -> str:
 
 def snapshot_manifest_key(publication_id: str, snapshot: str) -> str:
     return f"{publication_prefix(publication_id)}/_manifests/snapshot_date={snapshot}.json"
+
+
+def report_prefix(dag_id: str, run_id: str, dataset: str) -> str:
+    """Where a run's Soda reports of one dataset (`olist_lake/<layer>/<model>`) go."""
+    dataset_part = dataset.split("/", 1)[-1].replace("/", ".")
+    return "/".join(
+        [
+            REPORTS_PREFIX,
+            f"dag_id={_UNSAFE.sub('_', dag_id)}",
+            f"run_id={_UNSAFE.sub('_', run_id)}",
+            f"dataset={_UNSAFE.sub('_', dataset_part)}",
+        ]
+    )

@@ -231,7 +231,13 @@ class LocalLake:
 
 
 class S3Lake:
-    """A lake under `s3://bucket/prefix`; S3 PUTs are atomic per object."""
+    """A lake under `s3://bucket/prefix`; S3 PUTs are atomic per object.
+
+    Each method is one call of boto3 (the client Airflow's `aws_default` connection gives,
+    with its retries and managed multipart transfers). s3fs/fsspec would add a layer without
+    removing one: the pointer flips need conditional PUTs (`IfMatch`/`IfNoneMatch`) and their
+    ETags, which its file interface does not expose.
+    """
 
     def __init__(self, root: str, client: Any) -> None:
         parsed = urlparse(root)

@@ -10,25 +10,11 @@ always the latest verdict for that run and dataset.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
+from include.olist_risk.lake.layout import report_prefix
 from include.olist_risk.lake.storage import Lake
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
-
-
-def report_prefix(dag_id: str, run_id: str, dataset: str) -> str:
-    dataset_part = dataset.split("/", 1)[-1].replace("/", ".")
-    return "/".join(
-        [
-            "reports",
-            f"dag_id={_UNSAFE.sub('_', dag_id)}",
-            f"run_id={_UNSAFE.sub('_', run_id)}",
-            f"dataset={_UNSAFE.sub('_', dataset_part)}",
-        ]
-    )
 
 
 def _measured(check: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ partial-parse state written by `make setup` (`target/partial_parse.msgpack`) sta
 no run re-parses the project.
 
     from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.layout import WAREHOUSE_PREFIX, snapshot_date, table_key
     from include.olist_risk.transform.dbt_invocation import DbtInvocation, run_dbt
     invocation = DbtInvocation(lake_root="s3://lake/olist", raw_batch_id="20240101T000000",
                                snapshot_date="2018-09-01", s3=S3Credentials(...))
@@ -23,7 +24,6 @@ no run re-parses the project.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -34,10 +34,10 @@ from pathlib import Path
 
 from include.olist_risk.config import PROJECT_ROOT
 from include.olist_risk.lake.credentials import S3Credentials
+from include.olist_risk.lake.layout import WAREHOUSE_PREFIX, snapshot_date, table_key
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 FEATURE_STORE_MODEL = "fct_customer_return_risk_features"
-_SNAPSHOT = re.compile(r"^\d{4}-\d{2}-01$")
 
 
 def default_dbt_executable() -> Path:
@@ -97,17 +97,17 @@ class DbtInvocation:
             raise ValueError("lake_root is required")
         if not self.raw_batch_id:
             raise ValueError("raw_batch_id is required")
-        if self.snapshot_date and not _SNAPSHOT.match(self.snapshot_date):
-            raise ValueError(
-                f"snapshot_date must be a month start YYYY-MM-01, got {self.snapshot_date!r}"
-            )
+        if self.snapshot_date:
+            snapshot_date(self.snapshot_date)
 
     def run_values(self) -> dict[str, str]:
         """What this run builds, as the environment the dbt project reads it from."""
+        lake_root = self.lake_root.rstrip("/")
         return {
-            "OLIST_LAKE_ROOT": self.lake_root.rstrip("/"),
             "OLIST_RAW_BATCH_ID": self.raw_batch_id,
-            "OLIST_BUILD_ROOT": (self.build_root or "").rstrip("/"),
+            # the lake's layout (lake/layout.py), so dbt holds no copy of it
+            "OLIST_RAW_TABLE_LOCATION": f"{lake_root}/{table_key('{table}', '{batch}')}",
+            "OLIST_BUILD_ROOT": (self.build_root or f"{lake_root}/{WAREHOUSE_PREFIX}").rstrip("/"),
             "OLIST_SNAPSHOT_DATE": self.snapshot_date or "",
             "OLIST_BATCH_BUILD_ROOT": (self.batch_build_root or "").rstrip("/"),
         }

@@ -85,7 +85,7 @@ from include.olist_risk.lake.layout import (
     snapshot_manifest_key,
     snapshot_partition_key,
 )
-from include.olist_risk.lake.storage import Lake, read_json, write_json
+from include.olist_risk.lake.storage import Lake, read_json, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +168,6 @@ def built_partitions(lake: Lake, build_prefix: str) -> dict[str, str]:
     return dict(sorted(partitions.items()))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_publication(
     lake: Lake,
     partitions: dict[str, str],
@@ -198,7 +190,7 @@ def _write_publication(
                 "manifest_key": snapshot_manifest_key(publication_id, snapshot),
                 "rows": rows,
                 "bytes": local.stat().st_size,
-                "sha256": _sha256(local),
+                "sha256": sha256_file(local),
                 **provenance,
                 "publication_id": publication_id,
                 "built_from": lake.uri(built),

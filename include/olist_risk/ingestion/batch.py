@@ -37,7 +37,7 @@ from include.olist_risk.lake.layout import (
     staged_table_key,
     table_key,
 )
-from include.olist_risk.lake.storage import Lake, read_json, write_json
+from include.olist_risk.lake.storage import Lake, read_json, sha256_file, write_json
 from include.olist_risk.olist.tables import TABLES, TABLES_BY_FILE
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,6 @@ class BatchError(Exception):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _zip_members(lake: Lake, local: Path, source: SourceFile) -> list[str]:
@@ -141,7 +133,7 @@ def discover_batch(
                 continue
             local = Path(tmp) / name
             landing.get_file(key, local)
-            sha, size = _sha256_file(local), local.stat().st_size
+            sha, size = sha256_file(local), local.stat().st_size
             if table:
                 candidates.setdefault(table.name, []).append(SourceFile(table.name, key, sha, size))
                 continue
@@ -223,7 +215,7 @@ def stage_table(landing: Lake, lake: Lake, batch: Batch, table_name: str) -> dic
         work = Path(tmp)
         local = work / "source" / Path(source.key).name
         landing.get_file(source.key, local)
-        if _sha256_file(local) != source.sha256:
+        if sha256_file(local) != source.sha256:
             raise BatchError(
                 f"{source.key} changed in the landing zone after batch {batch.batch_id} was "
                 "discovered; re-run the ingestion to pick up the new batch"
@@ -242,7 +234,7 @@ def stage_table(landing: Lake, lake: Lake, batch: Batch, table_name: str) -> dic
             "file_name": table.file_name,
             "source_key": source.key,
             "source_sha256": source.sha256,
-            "csv_sha256": _sha256_file(csv_path),
+            "csv_sha256": sha256_file(csv_path),
             "csv_bytes": csv_path.stat().st_size,
             "rows": result.rows,
             "ignored_rows": result.ignored,

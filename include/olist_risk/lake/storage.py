@@ -369,3 +369,12 @@ def read_json(lake: Lake, key: str) -> Any:
 
 def write_json(lake: Lake, key: str, value: Any) -> None:
     lake.write_bytes(key, json.dumps(value, indent=2, sort_keys=True).encode())
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a local file, read in 1 MiB blocks (files may be gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -82,6 +82,12 @@ def airflow_db() -> Path:
     ):
         result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # A test of this worker may have connected Airflow's in-process engine to the file before
+    # it was migrated; such pooled connections do not see the new tables, so start afresh.
+    from airflow import settings
+
+    settings.dispose_orm()
+    settings.configure_orm()
     return _AIRFLOW_HOME
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,20 +100,50 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lake:
     return _build_lake(LocalLake(tmp_path / "lake"), tmp_path / "scratch")
 
 
+@pytest.fixture(scope="module")
+def metadata_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated metadata DB of this module's own, with the in-process engine bound to it.
+
+    Token validation looks revoked tokens up in the metadata DB. Other tests of the same
+    worker may already have configured Airflow's in-process engine (on an unmigrated file);
+    this module migrates its own database and rebinds the engine to it, then restores it.
+    """
+    from airflow import settings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('plugin-metadata') / 'airflow.db'}"
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    previous = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    _rebind_orm(settings)
+    assert str(settings.engine.url) == url
+    yield url
+    if previous is None:
+        del os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    else:
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = previous
+    _rebind_orm(settings)
+
+
+def _rebind_orm(settings: Any) -> None:
+    """Point Airflow's in-process engine at the configured database (read again from env)."""
+    settings.dispose_orm()
+    settings.configure_vars()
+    settings.configure_orm()
+
+
 @pytest.fixture
 def auth_config(
-    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    metadata_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """The simple auth manager with known users and a JWT secret of the test's own.
-
-    The metadata DB is real (`airflow_db`): token validation looks up revoked tokens there."""
-    from airflow import settings
+    """The simple auth manager with known users and a JWT secret of the test's own."""
     from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
-
-    # Another test of this worker may have opened the in-process engine before `airflow db
-    # migrate` ran in its subprocess; pooled connections from then may not see its tables.
-    if settings.engine is not None:
-        settings.engine.dispose()
 
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))

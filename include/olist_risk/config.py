@@ -54,18 +54,25 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name}={value!r} is not a boolean (true/false)")
 
 
-def _env_share(name: str, default: float) -> float:
-    """A fraction between 0 and 1, e.g. 0.1 for 10%: a typo must not silently disable a gate."""
+def env_number(name: str, default: float, maximum: float | None = None) -> float:
+    """A number >= 0 (and <= `maximum`) from the environment: a typo must not silently
+    disable a gate or a retention, so anything else is an error naming the variable."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        share = float(value)
+        number = float(value)
     except ValueError:
-        share = -1.0
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"{name}={value!r} is not a fraction between 0 and 1 (e.g. 0.1 for 10%)")
-    return share
+        number = -1.0
+    if number < 0 or (maximum is not None and number > maximum):
+        bounds = f"between 0 and {maximum:g}" if maximum is not None else ">= 0"
+        raise ValueError(f"{name}={value!r} is not a number {bounds}")
+    return number
+
+
+def _env_share(name: str, default: float) -> float:
+    """A fraction between 0 and 1, e.g. 0.1 for 10%."""
+    return env_number(name, default, maximum=1.0)
 
 
 def load_settings() -> Settings:

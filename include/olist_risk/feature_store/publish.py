@@ -61,7 +61,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import tempfile
 import time
@@ -72,6 +71,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from include.olist_risk.config import env_number
 from include.olist_risk.lake.catalog import read_current_set
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
@@ -127,22 +127,12 @@ class RetentionSettings:
 
     @classmethod
     def from_env(cls) -> RetentionSettings:
-        def number(name: str, default: float) -> float:
-            value = os.environ.get(name, "").strip()
-            if not value:
-                return default
-            try:
-                parsed = float(value)
-            except ValueError:
-                parsed = -1.0
-            if parsed < 0:
-                raise ValueError(f"{name}={value!r} is not a number >= 0")
-            return parsed
-
         return cls(
-            publications_kept=int(number("OLIST_PUBLICATIONS_KEPT", 3)),
-            publication_retention=timedelta(hours=number("OLIST_PUBLICATION_RETENTION_HOURS", 24)),
-            run_build_retention=timedelta(days=number("OLIST_RUN_BUILD_RETENTION_DAYS", 7)),
+            publications_kept=int(env_number("OLIST_PUBLICATIONS_KEPT", 3)),
+            publication_retention=timedelta(
+                hours=env_number("OLIST_PUBLICATION_RETENTION_HOURS", 24)
+            ),
+            run_build_retention=timedelta(days=env_number("OLIST_RUN_BUILD_RETENTION_DAYS", 7)),
         )
 
 

@@ -2,7 +2,7 @@
 
     python -m deploy.deploy --bucket B --environment ENV [--stack NAME] [--parameter K=V ...]
                             [--region R] [--endpoint-url URL] [--dry-run]
-                            [--wheelhouse DIR] [--skip-update]
+                            [--wheelhouse DIR] [--skip-update] [--measure-startup]
 
 Why it is shaped like this:
 
@@ -18,6 +18,9 @@ Why it is shaped like this:
   current) or directly with ``update_environment`` (deploy/environment.py).
 * ``--dry-run`` builds everything locally, prints what ships (paths and sizes) and the stack
   parameters or MWAA request it would send, and touches nothing in AWS.
+* startup.sh and plugins.zip must stay within MWAA's limits (5 minutes, 1 GB): the plan prints
+  the last measurement of both (deploy/startup_limits.py); ``--measure-startup`` builds the
+  wheelhouse (even with ``--dry-run``) and re-measures on a clean Python 3.12 first.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from deploy.environment import apply_update, update_request
 from deploy.errors import DeployError
 from deploy.keys import (
     DAGS_PREFIX,
+    MWAA_CONSTRAINTS,
     PROJECT_ROOT,
     TOOLS_REQUIREMENTS,
     TOOLS_WHEELS,
@@ -53,9 +57,19 @@ from deploy.stack import (
     template_body,
     update_stack,
 )
+from deploy.startup_limits import (
+    MEASUREMENT_FILE,
+    STARTUP_LIMIT_SECONDS,
+    StartupMeasurement,
+    describe,
+    load,
+    measure_startup,
+    python_312,
+    save,
+    sha256_of,
+)
 from deploy.upload import upload_bundle
 from deploy.wheelhouse import (
-    AIRFLOW_CONSTRAINTS_URL,
     Runner,
     build_wheelhouse,
     run,
@@ -97,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--constraints",
-        default=AIRFLOW_CONSTRAINTS_URL,
+        default=str(MWAA_CONSTRAINTS),
         help="constraints the Airflow-side wheels are resolved under",
     )
     parser.add_argument("--lake-uri", default=None, help="default: s3://BUCKET/lake")
@@ -107,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
         help="upload only and print the versions (first deploy, before the environment exists)",
     )
     parser.add_argument("--project-root", type=Path, default=PROJECT_ROOT)
+    parser.add_argument(
+        "--measure-startup",
+        action="store_true",
+        help="run startup.sh from the built plugins.zip on a clean Python 3.12 and record its "
+        "time and venv size (a few minutes; builds the wheelhouse if none is given)",
+    )
+    parser.add_argument(
+        "--startup-python", default=None, help="the Python 3.12 to measure with (python3.12)"
+    )
+    parser.add_argument(
+        "--startup-record",
+        type=Path,
+        default=MEASUREMENT_FILE,
+        help="where the last startup measurement is kept",
+    )
     return parser
 
 
@@ -160,11 +189,13 @@ def format_plan(
     stack: str | None = None,
     parameters: dict[str, str] | None = None,
     project_root: Path = PROJECT_ROOT,
+    startup: Sequence[str] = (),
 ) -> str:
-    """What a deploy would do: files, sizes, target keys, the stack or MWAA call."""
+    """What a deploy would do: files, sizes, target keys, startup limits, the stack or MWAA call."""
     lines = [f"Deploy plan for MWAA environment {environment!r}, bucket s3://{bucket}"]
     lines += [f"  note: {note}" for note in bundle.notes]
     lines += describe_bundle(bundle, bucket, project_root)
+    lines += startup
     params = parameters or {"BucketName": bucket, "EnvironmentName": environment}
     pending = {key: f"<VersionId of {key} after upload>" for key in VERSIONED_KEYS}
     if stack:
@@ -187,6 +218,36 @@ def format_plan(
 
 
 # ------------------------------------------------------------------------------- deploy
+
+
+def _startup_limits(args: argparse.Namespace, bundle: Bundle, workdir: Path) -> list[str]:
+    """Measure startup.sh now (--measure-startup) or read the last record; the plan's lines."""
+    tools = args.project_root / TOOLS_REQUIREMENTS
+    measurement: StartupMeasurement | None
+    if args.measure_startup:
+        print("measuring startup.sh on a clean Python 3.12 (a few minutes)...", file=sys.stderr)
+        measurement = measure_startup(
+            bundle.plugins.path,
+            bundle.startup.path,
+            python=args.startup_python or python_312(),
+            workdir=workdir / "startup",
+            tools_requirements=tools,
+        )
+        save(measurement, args.startup_record)
+    else:
+        measurement = load(args.startup_record)
+    lines = describe(
+        measurement, tools_requirements_sha256=sha256_of(tools), fresh=args.measure_startup
+    )
+    # Wall time on a busy machine overstates a worker's; CPU time above the limit cannot fit.
+    if (
+        measurement is not None
+        and args.measure_startup
+        and (measurement.cpu_seconds > STARTUP_LIMIT_SECONDS)
+    ):
+        print("\n".join(lines))
+        raise DeployError("startup.sh cannot finish within MWAA's 5 minutes")
+    return lines
 
 
 def _clients(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -215,7 +276,7 @@ def deploy(
     with tempfile.TemporaryDirectory(prefix="olist-mwaa-") as tmp:
         workdir = Path(tmp)
         wheelhouse = args.wheelhouse
-        if wheelhouse is None and not args.dry_run:
+        if wheelhouse is None and (args.measure_startup or not args.dry_run):
             wheelhouse = build_wheelhouse(
                 workdir / "wheelhouse", constraints=args.constraints, run=run
             )
@@ -245,6 +306,7 @@ def deploy(
             stack=args.stack,
             parameters=params,
             project_root=args.project_root,
+            startup=_startup_limits(args, bundle, workdir),
         )
         print(plan)
         if args.dry_run:

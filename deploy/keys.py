@@ -10,6 +10,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MWAA_DIR = Path(__file__).resolve().parent / "mwaa"
+# A verbatim copy of the constraints MWAA applies for Airflow 3.3.1 (Python 3.12): resolving
+# against the copy needs no download and cannot drift from what the lock was compiled under.
+MWAA_CONSTRAINTS = PROJECT_ROOT / "requirements" / "mwaa" / "constraints-3.3.1.txt"
 # The dbt + Soda venv: the same pins as the Astro image's tools venv.
 TOOLS_REQUIREMENTS = Path("requirements") / "tools.txt"
 

@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from deploy.errors import DeployError
-from deploy.keys import AIRFLOW_WHEELS, MWAA_DIR, PROJECT_ROOT, TOOLS_REQUIREMENTS, TOOLS_WHEELS
+from deploy.keys import (
+    AIRFLOW_WHEELS,
+    MWAA_CONSTRAINTS,
+    MWAA_DIR,
+    PROJECT_ROOT,
+    TOOLS_REQUIREMENTS,
+    TOOLS_WHEELS,
+)
 
 PYTHON_VERSION = "3.12"
 UV_PLATFORM = "x86_64-manylinux_2_28"
@@ -26,9 +33,6 @@ UV_PLATFORM = "x86_64-manylinux_2_28"
 PIP_PLATFORMS = (
     *(f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)),
     "manylinux2014_x86_64",
-)
-AIRFLOW_CONSTRAINTS_URL = (
-    "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"
 )
 # Names in MWAA's mwaa-essential-constraints-3.3.1.txt: always installed on MWAA and not
 # overridable, so their wheels need not be shipped (tests check this list against the file).
@@ -158,7 +162,7 @@ def build_wheelhouse(
     dest: Path,
     *,
     mwaa_dir: Path = MWAA_DIR,
-    constraints: str = AIRFLOW_CONSTRAINTS_URL,
+    constraints: str = str(MWAA_CONSTRAINTS),
     run: Runner = run,
 ) -> Path:
     """Download both wheel sets (needs registry access; tests inject `run` or --wheelhouse).

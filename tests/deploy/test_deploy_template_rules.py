@@ -49,6 +49,10 @@ STAR_RESOURCE_ACTIONS = {
         "an account-level setting with no resource type; MWAA reads it to check the bucket "
         "cannot be made public"
     ),
+    "ecr:GetAuthorizationToken": (
+        "the registry login token (DbtExecution=aws_ecs, the dbt task execution role) has no "
+        "resource type: it is account-wide; pulling is then limited to the stack's repository"
+    ),
 }
 # Statements that use NotResource, by Sid, with the reason.
 NOT_RESOURCE_STATEMENTS = {
@@ -142,14 +146,25 @@ def _statements(template: dict[str, Any], kind: str | None = None) -> list[dict[
     return found
 
 
-def _role_allows(template: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for s in _statements(template, "identity") if s["Effect"] == "Allow"]
+# The dbt task's roles (DbtExecution=aws_ecs): checked on their own below.
+DBT_TASK_ROLES = {"DbtTaskRole", "DbtTaskExecutionRole"}
 
 
-def _resources_for(template: dict[str, Any], action: str) -> set[str]:
+def _role_allows(template: dict[str, Any], *, dbt_task: bool = True) -> list[dict[str, Any]]:
+    """Allow statements of identity policies (the dbt task's roles too unless told not to)."""
+    found = []
+    for name, kind, document in _documents(template):
+        if kind != "identity" or (not dbt_task and name in DBT_TASK_ROLES):
+            continue
+        for statement in document["Statement"]:
+            found += [s for s in _branches(statement) if s["Effect"] == "Allow"]
+    return found
+
+
+def _resources_for(template: dict[str, Any], action: str, *, dbt_task: bool = True) -> set[str]:
     return {
         resource
-        for s in _role_allows(template)
+        for s in _role_allows(template, dbt_task=dbt_task)
         if action in _as_list(s["Action"])
         for resource in _strings(s.get("Resource", []))
     }
@@ -256,8 +271,8 @@ def test_role_reads_exactly_what_is_shipped_landed_and_built(template: dict[str,
         f"{BUCKET}/{LANDING_PREFIX}/*",
         f"{BUCKET}/{LAKE_PREFIX}/*",
     }
-    assert _resources_for(template, "s3:GetObject") == expected
-    assert _resources_for(template, "s3:GetObjectVersion") == expected
+    assert _resources_for(template, "s3:GetObject", dbt_task=False) == expected
+    assert _resources_for(template, "s3:GetObjectVersion", dbt_task=False) == expected
     for statement in _role_allows(template):
         s3_actions = {a for a in _as_list(statement["Action"]) if a.startswith("s3:")}
         bucket_level = {
@@ -395,7 +410,13 @@ def test_key_rotates_is_retained_and_admits_only_account_logs_and_role(
         "s3.${AWS::Region}.amazonaws.com",
         "sqs.${AWS::Region}.amazonaws.com",
     }
-    assert len(statements) == 3
+    # DbtExecution=aws_ecs only: the dbt task role, through S3 alone
+    dbt = statements["DbtTaskRoleThroughS3"]
+    assert dbt["Principal"] == {"AWS": {"GetAtt": "DbtTaskRole.Arn"}}
+    assert dbt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Sub": "s3.${AWS::Region}.amazonaws.com"}}
+    }
+    assert len(statements) == 4
     for statement in statements.values():
         # In a key policy "*" is the key itself.
         assert statement["Resource"] == "*"

@@ -10,84 +10,61 @@ is kept in the lake because the retry may land on another worker (MWAA has no sh
 Models that depend only on the raw batch are built once per batch and code and then reused
 (see batch_build.py): on a batch already built, bronze and silver have nothing to do and gold
 builds only the models partitioned by snapshot, for the run's snapshot.
+
+The build itself is `layer_run.build_layer` (no Airflow there), which an ECS Fargate task runs
+instead of the worker when `OLIST_DBT_EXECUTION=aws_ecs` (ecs_layer_build.py).
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
+import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from include.olist_risk.lake.layout import dbt_results_key
 from include.olist_risk.lake.runtime import load_runtime
-from include.olist_risk.lake.storage import read_json, write_json
-from include.olist_risk.transform.batch_build import completion, mark_complete
-from include.olist_risk.transform.dbt_invocation import (
-    GATED_BY_SODA,
-    DbtError,
-    DbtInvocation,
-    run_dbt,
+from include.olist_risk.transform.layer_run import (  # noqa: F401 (this module's API)
+    LAST_LAYER,
+    LAYERS,
+    PER_RUN,
+    UNFINISHED,
+    LayerBuildFailed,
+    LayerRun,
+    build_layer,
+    failure_summary,
+    node_table,
+    retry_selection,
+    unfinished_nodes,
 )
 
-UNFINISHED = ("error", "fail", "skipped", "runtime error")
-# What each layer's task builds. Together they are every node one `dbt build` of the project
-# runs (tests/dbt/test_project_runs.py checks it): with indirect selection `buildable`, a
-# test spanning two layers runs in the later one, once both are built.
-LAYERS = {
-    "bronze": ["path:models/bronze"],
-    "silver": ["path:models/silver"],
-    "gold": ["path:models/gold", "path:seeds"],
-}
-# What each layer still builds when its batch-scoped models are reused: the models every run
-# builds for its own snapshot (partitioned by it, see `olist_model_root` in lake_paths.sql)
-# and their tests. A layer missing here has nothing to do on a batch already built.
-PER_RUN = {"gold": ["path:models/gold,config.partition_by:snapshot_date"]}
-# The batch-scoped build is complete, hence reusable, once this layer succeeds.
-LAST_LAYER = list(LAYERS)[-1]
+# Where each layer's dbt runs: `local` (this worker, the default) or `aws_ecs` (an ECS
+# Fargate task, see ecs_layer_build.py and deploy/README.md). Read from the environment
+# only, so parsing the DAG costs nothing; on MWAA the template sets the Airflow
+# configuration option `olist.dbt_execution`, which MWAA exports as AIRFLOW__OLIST__*.
+DBT_EXECUTIONS = ("local", "aws_ecs")
 
 
-def unfinished_nodes(run_results: dict[str, Any]) -> list[str]:
-    return [r["unique_id"] for r in run_results.get("results", []) if r["status"] in UNFINISHED]
-
-
-def retry_selection(select: Sequence[str]) -> list[str]:
-    """What did not succeed last time (and what depends on it), within the layer's selection."""
-    statuses = ("error", "fail", "skipped")
-    return [f"result:{status}+,{scope}" for status in statuses for scope in select]
-
-
-def node_table(run_results: dict[str, Any]) -> str:
-    """A fixed-width table of every node dbt ran: the per-model status of the layer."""
-    rows = [("node", "status", "seconds", "rows", "message")]
-    for result in sorted(run_results.get("results", []), key=lambda r: r["unique_id"]):
-        kind, _, name = result["unique_id"].partition(".")
-        rows_affected = (result.get("adapter_response") or {}).get("rows_affected")
-        message = "" if result["status"] in ("success", "pass") else (result.get("message") or "")
-        rows.append(
-            (
-                f"{kind} {name.partition('.')[2]}",
-                result["status"],
-                f"{result.get('execution_time') or 0:.2f}",
-                "" if rows_affected is None else str(rows_affected),
-                message.splitlines()[0][:120] if message else "",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
-        for row in rows
+def dbt_execution() -> str:
+    value = (
+        os.environ.get("OLIST_DBT_EXECUTION")
+        or os.environ.get("AIRFLOW__OLIST__DBT_EXECUTION")
+        or "local"
     )
+    value = value.strip().lower()
+    if value not in DBT_EXECUTIONS:
+        raise ValueError(f"OLIST_DBT_EXECUTION={value!r}: expected one of {DBT_EXECUTIONS}")
+    return value
 
 
-def failure_summary(layer: str, run_results: dict[str, Any]) -> str:
-    failed = [r for r in run_results.get("results", []) if r["status"] in ("error", "fail")]
-    lines = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()}" for r in failed]
-    return f"dbt build of {layer}: {len(failed)} node(s) failed\n" + "\n".join(lines)
+def layer_build_operator_class() -> type[BaseOperator]:
+    """The operator each layer's task uses: this module's, or the ECS one when chosen."""
+    if dbt_execution() == "aws_ecs":
+        from include.olist_risk.transform.ecs_layer_build import EcsDbtLayerBuildOperator
+
+        return EcsDbtLayerBuildOperator
+    return DbtLayerBuildOperator
 
 
 class DbtLayerBuildOperator(BaseOperator):
@@ -123,87 +100,28 @@ class DbtLayerBuildOperator(BaseOperator):
         self.batch_build_prefix = batch_build_prefix
         self.code_version = code_version
 
+    def layer_run(self, run_id: str) -> LayerRun:
+        return LayerRun(
+            layer=self.layer,
+            select=self.select,
+            raw_batch_id=self.raw_batch_id,
+            build_prefix=self.build_prefix,
+            snapshot_date=self.snapshot_date,
+            batch_build_prefix=self.batch_build_prefix,
+            code_version=self.code_version,
+            run_id=run_id,
+        )
+
     def execute(self, context: Any) -> dict[str, Any]:
         runtime = load_runtime()
-        lake, settings = runtime.lake, runtime.settings
-        complete = completion(lake, self.batch_build_prefix)
-        reused = complete is not None
-        select = PER_RUN.get(self.layer, []) if reused else self.select
-        if reused:
-            self.log.info(
-                "raw batch %s with code %s was built by run %s under %s: reusing it, %s",
-                self.raw_batch_id,
-                self.code_version,
-                complete["built_by_run"],
-                lake.uri(self.batch_build_prefix),
-                f"building only {' '.join(select)}" if select else "nothing to build",
+        try:
+            return build_layer(
+                # run_id is only written by the last layer's completion marker
+                self.layer_run(context.get("run_id") or ""),
+                lake=runtime.lake,
+                settings=runtime.settings,
+                credentials=runtime.credentials,
+                log=self.log,
             )
-        if not select:
-            return {
-                "layer": self.layer,
-                "reused": True,
-                "nodes": 0,
-                "full_parse": False,
-                "seconds": 0.0,
-            }
-        results_key = dbt_results_key(self.build_prefix, self.layer)
-        with tempfile.TemporaryDirectory(prefix=f"dbt-{self.layer}-") as tmp:
-            work = Path(tmp)
-            command = ["build", "--select", *select, *GATED_BY_SODA]
-            previous = read_json(lake, results_key) if lake.exists(results_key) else {}
-            unfinished = unfinished_nodes(previous)
-            if unfinished:
-                state = work / "state"
-                state.mkdir()
-                (state / "run_results.json").write_text(json.dumps(previous))
-                command = [
-                    "build",
-                    "--select",
-                    *retry_selection(select),
-                    *GATED_BY_SODA,
-                    "--state",
-                    str(state),
-                ]
-                self.log.info(
-                    "re-running only what did not succeed last time: %s", ", ".join(unfinished)
-                )
-            invocation = DbtInvocation(
-                lake_root=settings.lake_uri,
-                raw_batch_id=self.raw_batch_id,
-                build_root=lake.uri(self.build_prefix),
-                batch_build_root=lake.uri(self.batch_build_prefix),
-                snapshot_date=self.snapshot_date or None,
-                s3=runtime.credentials,
-                dbt_executable=settings.dbt_executable,
-                project_dir=settings.dbt_project_dir,
-                target_path=work / "target",
-                log_path=work / "logs",
-            )
-            error: DbtError | None = None
-            try:
-                run = run_dbt(command, invocation, on_line=self.log.info)
-            except DbtError as failed:
-                error = failed
-            results_path = invocation.run_results_path
-            results = json.loads(results_path.read_text()) if results_path.exists() else None
-        if results is None:
-            raise AirflowException(str(error)) if error else AirflowException("no run_results")
-        write_json(lake, results_key, results)
-        self.log.info("dbt build of %s, node by node:\n%s", self.layer, node_table(results))
-        if error is not None:
-            raise AirflowException(failure_summary(self.layer, results))
-        if self.layer == LAST_LAYER and not reused:
-            mark_complete(
-                lake,
-                self.raw_batch_id,
-                self.code_version,
-                self.batch_build_prefix,
-                context["run_id"],
-            )
-        return {
-            "layer": self.layer,
-            "reused": reused,
-            "nodes": len(results["results"]),
-            "full_parse": run.full_parse,
-            "seconds": round(results.get("elapsed_time") or 0, 2),
-        }
+        except LayerBuildFailed as failed:
+            raise AirflowException(str(failed)) from None

@@ -44,7 +44,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements/local.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.12.3
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements/local.txt
 	touch $@
 
@@ -61,10 +61,26 @@ $(TOOLS_VENV)/.installed: requirements/tools.txt requirements/local.txt | $(VENV
 	$(BIN)/uv pip install --quiet --python $(TOOLS_VENV)/bin/python -r requirements/tools.txt -c requirements/local.txt
 	touch $@
 
-setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(MANIFEST)
+# The browser test (tests/e2e/test_feature_store_under_scheduler.py) drives the machine's Chromium through
+# Playwright (whose own browser download is not used): Debian's package, installed only when
+# missing so a re-run costs nothing. Skipped when OLIST_CHROMIUM names another browser.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
+$(CHROMIUM):
+	@command -v apt-get > /dev/null || { echo "no apt-get: install Chromium and set OLIST_CHROMIUM to it (the browser test needs it)"; exit 1; }
+	@echo "Installing Chromium (Debian package) for the browser test..."
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(MANIFEST) $(if $(OLIST_CHROMIUM),,$(CHROMIUM))
+
+# Compiled under MWAA's constraints (requirements/mwaa/) minus the exceptions deploy/pins.py
+# lists with reasons, read from stdin (-c -).
 lock: | $(BIN)/python
-	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements/local.in -o requirements/local.txt
+	set -o pipefail; $(BIN)/python -m deploy.pins constraints | $(BIN)/uv pip compile --quiet \
+		--python-version 3.11 --custom-compile-command "make lock" -c - requirements/local.in \
+		-o requirements/local.txt
 
 airflow-init: setup
 	@mkdir -p $(AIRFLOW_HOME)

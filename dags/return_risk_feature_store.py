@@ -41,17 +41,21 @@ from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 
 from include.olist_risk.alerts import log_task_failure
 from include.olist_risk.lake.assets import FEATURE_STORE
-from include.olist_risk.quality.sensor import UpstreamQualitySensor
-from include.olist_risk.transform.layer_build import LAYERS, DbtLayerBuildOperator
+from include.olist_risk.quality.sensor import QualityReportLink, UpstreamQualitySensor
+from include.olist_risk.transform.layer_build import LAYERS, layer_build_operator_class
 
 RUN = "ti.xcom_pull(task_ids='resolve_run')"
+# Where each layer's dbt runs: on the worker (DbtLayerBuildOperator, the default) or, with
+# OLIST_DBT_EXECUTION=aws_ecs, in an ECS Fargate task (deploy/README.md). An environment
+# read: nothing is called at parse time.
+LayerBuild = layer_build_operator_class()
 
 
 def layer(name: str, built_from: str) -> TaskGroup:
     """`built_from`: the task whose XCom names the raw batch and its batch-scoped build."""
     source = f"ti.xcom_pull(task_ids='{built_from}')"
     with TaskGroup(group_id=name, tooltip=f"dbt build {' '.join(LAYERS[name])}") as group:
-        DbtLayerBuildOperator(
+        LayerBuild(
             task_id="dbt_build",
             layer=name,
             select=LAYERS[name],
@@ -104,8 +108,13 @@ def layer(name: str, built_from: str) -> TaskGroup:
         "quality_poke_seconds": Param(
             120,
             type="integer",
-            minimum=5,
-            description="How often quality_gate re-checks the contracts while they fail.",
+            # Shorter intervals race Airflow's scheduler: it can re-queue the rescheduled gate
+            # before it has processed the exit of the previous poke, then takes that exit for
+            # a task killed externally and retries the gate (seen at 5 s with two runs).
+            minimum=30,
+            description=(
+                "How often quality_gate re-checks the contracts while they fail (at least 30)."
+            ),
         ),
     },
     default_args={
@@ -148,6 +157,11 @@ def return_risk_feature_store():
 
         return audit(context)
 
+    audit = audit_gold()
+    # Its "Soda report" button: a @task shares its class with every @task, so the plugin
+    # cannot attach the link by class as it does for the gate; this task carries it itself.
+    audit.operator.operator_extra_links = [QualityReportLink()]
+
     @task(outlets=[FEATURE_STORE])
     def publish(**context) -> list[dict]:
         from include.olist_risk.feature_store.tasks import publish as publish_run
@@ -160,7 +174,7 @@ def return_risk_feature_store():
 
         return refresh()
 
-    run >> bronze >> silver >> gate >> gold >> audit_gold() >> publish() >> refresh_catalog()
+    run >> bronze >> silver >> gate >> gold >> audit >> publish() >> refresh_catalog()
 
 
 return_risk_feature_store()

@@ -79,6 +79,11 @@ def api_snapshots(runtime: RuntimeDep) -> dict[str, Any]:
     return {"snapshots": data.current_snapshots(runtime.lake)}
 
 
+@feature_store.get("/api/feature-health")
+def api_feature_health(runtime: RuntimeDep) -> dict[str, Any]:
+    return data.feature_health(runtime.lake)
+
+
 @feature_store.get("/api/snapshots/{snapshot}")
 def api_snapshot(
     runtime: RuntimeDep, snapshot: str, limit: Annotated[int, Query(ge=0, le=500)] = 50
@@ -115,7 +120,9 @@ def download_csv(runtime: RuntimeDep, snapshot: str) -> FileResponse:
 
 @feature_store.get("/feature-store", response_class=HTMLResponse)
 def feature_store_page(request: Request, runtime: RuntimeDep) -> str:
-    return pages.feature_store_page(_base(request), data.current_snapshots(runtime.lake))
+    return pages.feature_store_page(
+        _base(request), data.current_snapshots(runtime.lake), data.feature_health(runtime.lake)
+    )
 
 
 @feature_store.get("/feature-store/{snapshot}", response_class=HTMLResponse)
@@ -136,6 +143,19 @@ def api_quality(
     return {"runs": data.quality_runs(runtime.lake, dag_id=dag, run_id=run, limit=limit)}
 
 
+HistoryRuns = Annotated[
+    int, Query(ge=1, le=data.HISTORY_RUNS, description="newest runs the history reads")
+]
+
+
+@quality.get("/api/quality/history")
+def api_quality_history(
+    runtime: RuntimeDep, dag: str | None = None, runs: HistoryRuns = data.HISTORY_RUNS
+) -> dict[str, Any]:
+    recent = data.quality_runs(runtime.lake, dag_id=dag, limit=runs)
+    return {"runs": [run["run_id"] for run in recent], "datasets": data.check_history(recent)}
+
+
 @quality.get("/quality", response_class=HTMLResponse)
 def quality_page(
     request: Request,
@@ -145,10 +165,19 @@ def quality_page(
     limit: Limit = 20,
 ) -> str:
     runs = data.quality_runs(runtime.lake, dag_id=dag, run_id=run, limit=limit)
+    # The history spans the DAG's newest runs, also on one run's page (the DAG-run tab). The
+    # runs listed above already are those unless the page shows one run or fewer runs.
+    recent = (
+        runs[: data.HISTORY_RUNS]
+        if run is None and limit >= data.HISTORY_RUNS
+        else data.quality_runs(runtime.lake, dag_id=dag, limit=data.HISTORY_RUNS)
+    )
     filters = "".join(
         f" for {name} {value}" for name, value in (("DAG", dag), ("run", run)) if value
     )
-    return pages.quality_page(_base(request), _airflow(request), runs, filters)
+    return pages.quality_page(
+        _base(request), _airflow(request), runs, filters, data.check_history(recent), run
+    )
 
 
 def create_app() -> FastAPI:

@@ -4,6 +4,8 @@ Snapshots come only from the feature-store pointer (`read_current_set`): that se
 and consistent, while a listing of `feature_store/` may show a publication still being written.
 Row previews, null rates and downloads read the one file the pointer names for a snapshot, with
 DuckDB opened by `duckdb_engine.connect(credentials=...)` so that an `s3://` lake works too.
+Feature health (null rate and PSI per feature over snapshots) comes from the statistics files
+publish wrote beside each snapshot (`stats_key` in the pointer), never from the snapshot files.
 Quality results are the Soda reports (`reports/dag_id=.../run_id=.../dataset=.../scan.json`).
 """
 
@@ -20,7 +22,7 @@ from include.olist_risk.lake.catalog import read_current_set, sql_string
 from include.olist_risk.lake.duckdb_engine import connect
 from include.olist_risk.lake.layout import REPORTS_PREFIX, report_prefix
 from include.olist_risk.lake.runtime import Runtime
-from include.olist_risk.lake.storage import Lake
+from include.olist_risk.lake.storage import Lake, read_json
 
 PREVIEW_ROWS = 50
 # What a snapshot row shows, in this order; the pointer entry holds more (sha256, manifest key).
@@ -59,6 +61,44 @@ def snapshot_entry(lake: Lake, snapshot: str) -> dict[str, Any]:
         if entry["snapshot_date"] == snapshot:
             return entry
     raise UnknownSnapshot(snapshot)
+
+
+def feature_health(lake: Lake) -> dict[str, Any]:
+    """Each feature's null rate and PSI in every snapshot of the current set that has
+    statistics, oldest first, plus the warnings the audit recorded and its thresholds.
+
+    {"snapshots": [S, ...], "features": {name: {"null_rate": [...], "psi": [...]}},
+     "warnings": [...], "thresholds": {...}}; a value is null where a snapshot lacks it (no
+    previous snapshot for PSI, a feature the snapshot did not have). Snapshots published
+    before statistics existed are left out."""
+    snapshots: list[str] = []
+    per_feature: dict[str, dict[str, dict[str, float | None]]] = {}
+    warnings: list[str] = []
+    thresholds: dict[str, float] = {}
+    for entry in reversed(current_snapshots(lake)):
+        if not entry.get("stats_key"):
+            continue
+        stats = read_json(lake, entry["stats_key"])
+        snapshot = entry["snapshot_date"]
+        snapshots.append(snapshot)
+        warnings += stats.get("warnings", [])
+        thresholds = stats.get("thresholds", thresholds)
+        for name, feature in stats["features"].items():
+            series = per_feature.setdefault(name, {"null_rate": {}, "psi": {}})
+            series["null_rate"][snapshot] = feature["null_rate"]
+            series["psi"][snapshot] = feature["psi"]
+    return {
+        "snapshots": snapshots,
+        "features": {
+            name: {
+                measure: [values.get(snapshot) for snapshot in snapshots]
+                for measure, values in series.items()
+            }
+            for name, series in per_feature.items()
+        },
+        "warnings": warnings,
+        "thresholds": thresholds,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -213,4 +253,67 @@ def quality_runs(
                 "datasets": datasets,
             }
         )
+    return result
+
+
+# The check history reads the newest HISTORY_RUNS runs and no more: one listing of `reports/`
+# plus one scan.json per run and dataset, so the page costs the same on S3 however many runs
+# the lake has kept.
+HISTORY_RUNS = 10
+
+
+def check_history(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per DAG and dataset, each check's outcome and measured value in every run that scanned
+    the dataset, newest run first (`runs` as `quality_runs` returns them, newest first).
+
+    A check is its column and name: names are written from the check's definition, so a
+    changed rule starts a new history instead of mixing two rules' values. Checks failing in
+    their latest run come first. A run that reused a build already verified has no report of
+    its own for that dataset and is absent from that dataset's history.
+    """
+    datasets: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:
+        for scanned in run["datasets"]:
+            dataset = datasets.setdefault(
+                (scanned["dag_id"], scanned["dataset"]),
+                {
+                    "dag_id": scanned["dag_id"],
+                    "dataset": scanned["dataset"],
+                    "runs": [],
+                    "checks": {},
+                },
+            )
+            dataset["runs"].append(
+                {
+                    "run_id": scanned["run_id"],
+                    "scanned_at": scanned["scanned_at"],
+                    "ok": scanned["ok"],
+                    "task_id": scanned["task_id"],
+                }
+            )
+            for check in scanned["checks"]:
+                history = dataset["checks"].setdefault(
+                    (check["column"], check["name"]),
+                    {"column": check["column"], "name": check["name"], "history": []},
+                )
+                history["history"].append(
+                    {
+                        "run_id": scanned["run_id"],
+                        "outcome": check["outcome"],
+                        "value": check["value"],
+                        "threshold": check["threshold"],
+                    }
+                )
+    result = []
+    for key in sorted(datasets, key=lambda key: (key[0] or "", key[1] or "")):
+        dataset = datasets[key]
+        checks = sorted(
+            dataset["checks"].values(),
+            key=lambda check: (
+                OUTCOME_ORDER.get(check["history"][0]["outcome"], 2),
+                check["column"] or "",
+                check["name"] or "",
+            ),
+        )
+        result.append({**dataset, "checks": checks})
     return result

@@ -14,9 +14,12 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +201,8 @@ def _plugin_paths() -> list[str]:
         if isinstance(route, APIRoute)
     ]
     assert len(paths) >= 8, paths
+    # The feature-health JSON (issue 12) is one of the endpoints every auth test walks.
+    assert f"{URL_PREFIX}/api/feature-health" in paths, paths
     return paths
 
 
@@ -215,6 +220,8 @@ def test_airflow_loads_the_plugin_with_its_app_and_views(tmp_path: Path, layout:
         "apps, _ = plugins_manager.get_fastapi_plugins()\n"
         "print([a['url_prefix'] for a in apps])\n"
         "print(sorted((v['destination'], v['href']) for v in plugin.external_views))\n"
+        "print([(link.name, [op.__name__ for op in link.operators])"
+        " for link in plugins_manager.get_operator_extra_links()])\n"
     )
     env = {
         "AIRFLOW_HOME": str(tmp_path),
@@ -240,11 +247,13 @@ def test_airflow_loads_the_plugin_with_its_app_and_views(tmp_path: Path, layout:
         cwd=tmp_path,  # not the project root, which Python would otherwise put on sys.path
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    prefixes, views = result.stdout.strip().splitlines()[-2:]
+    prefixes, views, links = result.stdout.strip().splitlines()[-3:]
     assert prefixes == "['/olist']"
     assert "('nav', '/olist/feature-store')" in views
     assert "('nav', '/olist/quality')" in views
     assert "dag_run" in views
+    # The quality gate's "Soda report" link, which the API server renders for its class.
+    assert links == "[('Soda report', ['UpstreamQualitySensor'])]"
 
 
 def test_airflow_api_server_mounts_the_plugin_behind_its_auth(
@@ -387,6 +396,210 @@ def test_quality_lists_checks_failing_first_with_a_link_to_the_run(
         "risk_score between 0 and 1" in _get(server, "/olist/quality", dag=DAG_ID, run=RUN_ID).text
     )
     assert _get(server, "/olist/api/quality", dag=DAG_ID, run="other").json() == {"runs": []}
+
+
+GOLD = "gold/fct_customer_return_risk_features"
+SILVER = "silver/stg_orders"
+RISK = ("risk_score", "risk_score between 0 and 1")
+MISSING = ("customer_unique_id", "no missing customer ids")
+ROWS = (None, "row count > 0")
+
+
+def _check(check: tuple[str | None, str], outcome: str, value: int) -> dict[str, Any]:
+    column, name = check
+    return {
+        "name": name,
+        "column": column,
+        "outcome": outcome,
+        "value": value,
+        "threshold": "= 0",
+        "metrics": {},
+    }
+
+
+def _write_run(
+    lake: LocalLake, run_id: str, hours_ago: float, datasets: dict[str, list[dict[str, Any]]]
+) -> None:
+    """One run's Soda reports through the pipeline's writer, last written `hours_ago`: the
+    plugin orders runs by when their reports were written."""
+    from include.olist_risk.lake.layout import report_prefix
+
+    when = time.time() - hours_ago * 3600
+    for dataset, checks in datasets.items():
+        result = {
+            "dataset": dataset,
+            "checks": checks,
+            "ok": all(check["outcome"] == "passed" for check in checks),
+            "rows": 10,
+            "seconds": 1.0,
+            "contract": "contract.yml",
+            "errors": "",
+        }
+        task = "quality_gate" if dataset.startswith("silver/") else "audit_gold"
+        context = {"dag_id": DAG_ID, "run_id": run_id, "task_id": task, "raw_batch_id": "b1"}
+        write_reports(lake, [result], context)
+        for name in ("scan.json", "scan.md"):
+            os.utime(lake.path / report_prefix(DAG_ID, run_id, dataset) / name, (when, when))
+
+
+JAN, FEB, NEWEST = (
+    "scheduled__2024-01-01T00:00:00+00:00",
+    "scheduled__2024-02-01T00:00:00+00:00",
+    "manual__2024-03-02T00:00:00+00:00",
+)
+
+
+@pytest.fixture
+def history_lake(lake: LocalLake) -> LocalLake:
+    """Four runs, oldest first: JAN and FEB pass the gold checks (FEB's gate fails a silver
+    check), RUN_ID (the `lake` fixture's) fails risk_score with 12, NEWEST fails it with 3 and
+    has a check the older contracts did not."""
+    _write_run(lake, JAN, 4, {GOLD: [_check(RISK, "passed", 0), _check(MISSING, "passed", 0)]})
+    _write_run(
+        lake,
+        FEB,
+        3,
+        {
+            GOLD: [_check(RISK, "passed", 0), _check(MISSING, "passed", 0)],
+            SILVER: [_check(("order_id", "order_id has no duplicates"), "failed", 7)],
+        },
+    )
+    _write_run(
+        lake,
+        RUN_ID,
+        2,
+        {GOLD: [_check(RISK, "failed", 12), _check(MISSING, "passed", 0)]},
+    )
+    _write_run(
+        lake,
+        NEWEST,
+        1,
+        {
+            GOLD: [
+                _check(RISK, "failed", 3),
+                _check(MISSING, "passed", 0),
+                _check(ROWS, "passed", 120),
+            ]
+        },
+    )
+    return lake
+
+
+def test_check_history_lists_each_checks_outcome_and_value_per_run_newest_first(
+    history_lake: LocalLake, server: TestClient
+) -> None:
+    history = _get(server, "/olist/api/quality/history").json()
+    assert history["runs"] == [NEWEST, RUN_ID, FEB, JAN]
+    gold, silver = history["datasets"]
+    assert (gold["dag_id"], gold["dataset"], silver["dataset"]) == (DAG_ID, GOLD, SILVER)
+    assert [run["run_id"] for run in gold["runs"]] == [NEWEST, RUN_ID, FEB, JAN]
+    # Only FEB's gate scanned silver: its history is that one run.
+    assert [run["run_id"] for run in silver["runs"]] == [FEB]
+    # Failing in its latest run first, then by column (the dataset-level check has none).
+    assert [(c["column"], c["name"]) for c in gold["checks"]] == [RISK, ROWS, MISSING]
+    risk = gold["checks"][0]["history"]
+    assert [(e["run_id"], e["outcome"], e["value"]) for e in risk] == [
+        (NEWEST, "failed", 3),
+        (RUN_ID, "failed", 12),
+        (FEB, "passed", 0),
+        (JAN, "passed", 0),
+    ]
+    # A check new in the latest contract has no history before it.
+    assert [e["run_id"] for e in gold["checks"][1]["history"]] == [NEWEST]
+    assert [(e["outcome"], e["value"]) for e in silver["checks"][0]["history"]] == [("failed", 7)]
+
+
+def _history_cells(page: str, check: tuple[str | None, str]) -> list[tuple[str, str]]:
+    """(outcome, measured) per run column of a check's row in the page's history table."""
+    section = page[page.index("<h2>Check history</h2>") :]
+    column, name = check
+    cells = f"<td>{escape(column or '(dataset)')}</td><td>{escape(name)}</td>"  # as HTML shows it
+    row = re.search(f"<tr>{re.escape(cells)}(.*?)</tr>", section)
+    assert row, (check, section[:3000])
+    cells = re.findall(r'<td class="(\w+)"[^>]*>(?:(\w+)<br>([^<]*)|—)</td>', row.group(1))
+    return [(outcome or css, value) for css, outcome, value in cells]
+
+
+@pytest.mark.parametrize(
+    ("params", "current"),
+    [({}, None), ({"dag": DAG_ID, "run": JAN}, JAN), ({"limit": 1}, None)],
+    ids=["all-runs", "one-run-tab", "one-run-listed"],
+)
+def test_quality_page_shows_the_history_of_each_check_across_runs(
+    history_lake: LocalLake, server: TestClient, params: dict[str, Any], current: str | None
+) -> None:
+    """The same history whether the page lists every run, one run (the DAG-run tab, which
+    marks that run's column) or fewer runs than the history covers."""
+    page = _get(server, "/olist/quality", **params).text
+    assert _history_cells(page, RISK) == [
+        ("failed", "3"),
+        ("failed", "12"),
+        ("passed", "0"),
+        ("passed", "0"),
+    ]
+    # Absent from the three runs before its check existed.
+    assert _history_cells(page, ROWS) == [
+        ("passed", "120"),
+        ("muted", ""),
+        ("muted", ""),
+        ("muted", ""),
+    ]
+    assert page.count("(this run)") == (1 if current else 0)
+    if current:
+        section = page[page.index("<h2>Check history</h2>") :]
+        assert section.index("(this run)") > section.index(f">{current}</a>")
+
+
+def test_check_history_reads_only_the_newest_runs(
+    lake: LocalLake, server: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound that keeps the page cheap on S3: one scan.json read per dataset of each of the
+    newest HISTORY_RUNS runs, however many runs the lake holds."""
+    from olist_feature_store.data import HISTORY_RUNS
+
+    runs = [f"scheduled__2023-{month:02d}-01T00:00:00+00:00" for month in range(1, 13)]
+    assert len(runs) > HISTORY_RUNS + 1  # more runs in the lake than the history reads
+    for age, run_id in enumerate(reversed(runs), start=1):  # the last one newest
+        _write_run(lake, run_id, age, {GOLD: [_check(RISK, "passed", 0)]})
+    reads: list[str] = []
+    read_bytes = LocalLake.read_bytes
+
+    def counting(self: LocalLake, key: str) -> bytes:
+        reads.append(key)
+        return read_bytes(self, key)
+
+    monkeypatch.setattr(LocalLake, "read_bytes", counting)
+
+    history = _get(server, "/olist/api/quality/history").json()
+    # The lake fixture's RUN_ID was written now, so it is the newest.
+    assert history["runs"] == [RUN_ID, *reversed(runs)][:HISTORY_RUNS]
+    assert len([key for key in reads if key.endswith("/scan.json")]) == HISTORY_RUNS
+
+    reads.clear()
+    _get(server, "/olist/quality", dag=DAG_ID, run=runs[0])  # the run listed + the history
+    assert len([key for key in reads if key.endswith("/scan.json")]) == 1 + HISTORY_RUNS
+
+    token = _bearer(_token(server, "analyst"))
+    too_many = {"runs": HISTORY_RUNS + 1}
+    assert (
+        server.get("/olist/api/quality/history", params=too_many, headers=token).status_code == 422
+    )
+
+
+def test_the_soda_report_link_opens_the_quality_page_of_its_run(
+    history_lake: LocalLake, server: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL the gate's and the audit's extra link carry shows that run's results."""
+    from include.olist_risk.quality.sensor import quality_report_url
+
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)  # served at the root
+    url = quality_report_url(DAG_ID, RUN_ID)
+    page = server.get(url, headers=_bearer(_token(server, "analyst")))
+    assert page.status_code == 200, url
+    listed = page.text[: page.text.index("<h2>Check history</h2>")]
+    assert RUN_ID in listed and "risk_score between 0 and 1" in listed
+    assert all(other not in listed for other in (JAN, FEB, NEWEST))
+    assert page.text.count("(this run)") == 1
 
 
 def test_pages_work_before_anything_is_published(

@@ -2,13 +2,17 @@
 
     feature_store/publications/<publication_id>/snapshot_date=<S>/data_0.parquet
     feature_store/publications/<publication_id>/_manifests/snapshot_date=<S>.json
+    feature_store/publications/<publication_id>/_stats/snapshot_date=<S>.json
     feature_store/_current.json        the pointer: the complete current set of snapshots
 
 A publish takes three steps (`publish_snapshots`):
 
 1. **Write a new publication.** Each built partition is copied under a prefix no other attempt
    uses (a fresh `publication_id` per attempt, never written again), with a manifest per
-   snapshot: rows, bytes, sha256, raw batch, code version, run id.
+   snapshot: rows, bytes, sha256, raw batch, code version, run id. The feature statistics
+   the gold audit wrote into the run's build (`health.py`) are copied beside each snapshot and
+   named by its manifest (`stats_key`); statistics counting other rows than the file fail the
+   publish here (the build changed after the audit).
 2. **Verify it.** Each file is read back from the lake and its size and sha256 compared with
    the built file's; a short or damaged copy fails the publish here.
 3. **Flip one pointer.** `feature_store/_current.json` lists every current snapshot with the key
@@ -82,8 +86,10 @@ from include.olist_risk.lake.layout import (
     PUBLICATIONS_PREFIX,
     RUN_BUILDS_PREFIX,
     publication_prefix,
+    run_feature_stats_key,
     snapshot_manifest_key,
     snapshot_partition_key,
+    snapshot_stats_key,
 )
 from include.olist_risk.lake.storage import Lake, read_json, sha256_file, write_json
 
@@ -158,14 +164,33 @@ def built_partitions(lake: Lake, build_prefix: str) -> dict[str, str]:
     return dict(sorted(partitions.items()))
 
 
+def built_stats(lake: Lake, build_prefix: str, snapshots: Sequence[str]) -> dict[str, str]:
+    """snapshot -> key of the statistics the gold audit wrote for it, where it did."""
+    keys = {run_feature_stats_key(build_prefix, snapshot): snapshot for snapshot in snapshots}
+    return {keys[key]: key for key in lake.list(f"{build_prefix}/_feature_stats") if key in keys}
+
+
+def _copy_stats(lake: Lake, built: str, key: str, rows: int) -> None:
+    data = lake.read_bytes(built)
+    if json.loads(data)["rows"] != rows:
+        raise RuntimeError(
+            f"the feature statistics at {lake.uri(built)} count other rows than the built file "
+            f"({rows}): the build changed after the gold audit; nothing was published, clear "
+            "audit_gold and publish to audit it again"
+        )
+    lake.write_bytes(key, data)
+
+
 def _write_publication(
     lake: Lake,
     partitions: dict[str, str],
     publication_id: str,
     provenance: dict[str, str],
     credentials: S3Credentials | None,
+    stats: dict[str, str],
 ) -> dict[str, dict[str, Any]]:
-    """Steps 1 and 2: copy and verify every partition; snapshot -> its manifest."""
+    """Steps 1 and 2: copy and verify every partition (and its statistics, when `stats` names
+    them); snapshot -> its manifest."""
     entries: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp, connect(credentials=credentials) as con:
         for snapshot, built in partitions.items():
@@ -185,6 +210,9 @@ def _write_publication(
                 "publication_id": publication_id,
                 "built_from": lake.uri(built),
             }
+            if snapshot in stats:
+                entry["stats_key"] = snapshot_stats_key(publication_id, snapshot)
+                _copy_stats(lake, stats[snapshot], entry["stats_key"], rows)
             write_json(lake, entry["manifest_key"], entry)
             entries[snapshot] = entry
     for snapshot, entry in entries.items():
@@ -257,7 +285,8 @@ def publish_snapshots(
         "run_id": run_id,
         "published_at": published_at,
     }
-    entries = _write_publication(lake, partitions, publication_id, provenance, credentials)
+    stats = built_stats(lake, build_prefix, list(partitions))
+    entries = _write_publication(lake, partitions, publication_id, provenance, credentials, stats)
     for attempt in range(FLIP_ATTEMPTS):
         data, token = lake.read_versioned(FEATURE_STORE_POINTER_KEY)
         current = json.loads(data) if data is not None else None

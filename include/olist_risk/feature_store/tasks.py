@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.olist_risk.feature_store.coverage import batch_coverage
+from include.olist_risk.feature_store.health import HealthThresholds, audit_feature_health
 from include.olist_risk.feature_store.publish import (
     PublishRefused,
     RetentionSettings,
@@ -68,8 +69,10 @@ def _gate(context: dict[str, Any]) -> dict[str, str]:
 
 
 def audit(context: dict[str, Any]) -> dict[str, Any]:
-    """Write-audit-publish: the gold contract must pass before anything is published."""
+    """Write-audit-publish: the gold contract must pass, and no snapshot may look broken
+    (health.py), before anything is published; feature drift is only reported."""
     runtime = load_runtime()
+    thresholds = HealthThresholds.from_env()  # a bad setting fails before anything is scanned
     run = context["ti"].xcom_pull(task_ids="resolve_run")
     results = scan(runtime, [run["build_prefix"]], contracts_for("gold"))
     links = write_reports(
@@ -84,12 +87,31 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
     )
     for link in links:
         log.info("Soda report: %s", link)
+    health = audit_feature_health(
+        runtime.lake,
+        run["build_prefix"],
+        full_refresh=not run["snapshot_date"],
+        thresholds=thresholds,
+        credentials=runtime.credentials,
+    )
+    for line in health.warnings:
+        log.warning("feature health (reported, not blocking): %s", line)
+    for snapshot, key in health.stats_keys.items():
+        log.info("feature statistics of snapshot %s: %s", snapshot, runtime.lake.uri(key))
     failures = [line for result in results for line in failing_checks(result)]
-    if failures:
-        raise AirflowFailException(
-            "gold contract failed, nothing published: " + "; ".join(failures)
-        )
-    return {"datasets": [result["dataset"] for result in results], "reports": links}
+    if failures or health.blocks:
+        reasons = (["gold contract: " + "; ".join(failures)] if failures else []) + [
+            "feature health: " + line for line in health.blocks
+        ]
+        raise AirflowFailException("gold audit failed, nothing published: " + "; ".join(reasons))
+    return {
+        "datasets": [result["dataset"] for result in results],
+        "reports": links,
+        "feature_health": {
+            "stats": {s: runtime.lake.uri(key) for s, key in health.stats_keys.items()},
+            "warnings": health.warnings,
+        },
+    }
 
 
 def publish(context: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,6 +22,11 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
                                                          a published snapshot, never rewritten
     feature_store/publications/<publication_id>/_manifests/snapshot_date=<S>.json
                                                          its batch, code version, rows, sha256
+    feature_store/publications/<publication_id>/_stats/snapshot_date=<S>.json
+                                                         its feature statistics (null rate,
+                                                         quantiles, PSI), copied from the run's
+    warehouse/runs/<run_id>/_feature_stats/snapshot_date=<S>.json
+                                                         where the gold audit wrote them
     feature_store/_current.json                          the pointer readers follow: the
                                                          complete current set of snapshots
     reports/dag_id=<dag>/run_id=<run>/dataset=<d>/       Soda scan reports
@@ -140,3 +145,12 @@ def report_prefix(dag_id: str, run_id: str, dataset: str) -> str:
             f"dataset={_UNSAFE.sub('_', dataset_part)}",
         ]
     )
+
+
+def run_feature_stats_key(build_prefix: str, snapshot: str) -> str:
+    """A run's snapshot statistics as the gold audit wrote them (feature_store/health.py)."""
+    return f"{build_prefix}/_feature_stats/snapshot_date={snapshot}.json"
+
+
+def snapshot_stats_key(publication_id: str, snapshot: str) -> str:
+    return f"{publication_prefix(publication_id)}/_stats/snapshot_date={snapshot}.json"

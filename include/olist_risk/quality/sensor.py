@@ -10,13 +10,17 @@ worker slot between pokes; at timeout it fails naming the checks that still fail
 A batch-scoped build that is complete never changes, and the contracts are part of the code
 version that keys it: once they passed on it, a later run reusing that build reuses the
 verdict (and links the reports of the run that verified it) instead of scanning again.
+
+`QualityReportLink` is the "Soda report" button of the gate and of the gold audit in the
+Airflow UI: it opens the plugin's quality page (`plugins/olist_feature_store`) for the run.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode, urlsplit
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from include.olist_risk.ingestion.batch import current_batch_id
@@ -27,6 +31,10 @@ from include.olist_risk.quality.reports import failing_checks, write_reports
 from include.olist_risk.quality.verify import contracts_for, scan
 from include.olist_risk.transform.batch_build import choose_batch_build, completion
 from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
 
 
 class UpstreamQualitySensor(BaseSensorOperator):
@@ -171,3 +179,35 @@ class UpstreamQualitySensor(BaseSensorOperator):
                 f"{timeout}; upstream {self.layer} contracts still failing: "
                 + "; ".join(self._failures or ["(no scan completed)"])
             ) from None
+
+
+# Where the plugin serves a run's Soda results: its app is mounted at /olist on the API server
+# and its quality page filters on `dag` and `run` (tests/plugins checks the link opens it).
+REPORT_PAGE = "/olist/quality"
+
+
+def quality_report_url(dag_id: str, run_id: str) -> str:
+    """The plugin's quality page for one run, under the API server's base path.
+
+    A path, not a full URL: the UI opens same-origin paths, and a host name taken from the
+    configuration would be wrong for a browser that reached the server under another one.
+    """
+    root = urlsplit(conf.get("api", "base_url", fallback="")).path.rstrip("/")
+    return f"{root}{REPORT_PAGE}?" + urlencode({"dag": dag_id, "run": run_id})
+
+
+class QualityReportLink(BaseOperatorLink):
+    """The "Soda report" extra link: the run's Soda results in the plugin's quality page.
+
+    The plugin registers it for `UpstreamQualitySensor` (`operators`), so the API server
+    computes it from the task instance's key, also while the gate still waits. The gold audit is
+    a `@task`, whose class every `@task` shares: it carries the link on its own operator
+    instead, and the worker stores the URL in XCom at the end of each try, where the API
+    server reads it.
+    """
+
+    name = "Soda report"
+    operators: ClassVar[list[type[BaseOperator]]] = [UpstreamQualitySensor]
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        return quality_report_url(ti_key.dag_id, ti_key.run_id)

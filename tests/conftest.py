@@ -67,6 +67,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first: their module is the longest file by far, and `--dist
+    loadfile` hands files to workers in collection order; collected last, it would start
+    when the others are done and alone set the suite's wall time."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationResult:
     """One small generated dataset shared by the generator and source tests (about a second)."""

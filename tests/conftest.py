@@ -125,13 +125,8 @@ def moto_endpoint() -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture
-def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> str:
-    """A fresh bucket, reachable through Airflow's `aws_default` connection; returns its name."""
-    from include.olist_risk.lake.credentials import S3Credentials
-
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
-    bucket = f"test-{name}-{free_port()}"
+def use_moto_as_aws_default(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> None:
+    """AWS credentials and Airflow's `aws_default` connection, pointed at the moto server."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -146,6 +141,16 @@ def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> s
             }
         ),
     )
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request) -> str:
+    """A fresh bucket, reachable through Airflow's `aws_default` connection; returns its name."""
+    from include.olist_risk.lake.credentials import S3Credentials
+
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"test-{name}-{free_port()}"
+    use_moto_as_aws_default(monkeypatch, moto_endpoint)
     credentials = S3Credentials("testing", "testing", endpoint_url=moto_endpoint)
     credentials.boto3_client().create_bucket(Bucket=bucket)
     return bucket

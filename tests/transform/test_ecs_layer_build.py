@@ -26,7 +26,7 @@ from include.olist_risk.transform.layer_build import (
     dbt_execution,
     layer_build_operator_class,
 )
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, use_moto_as_aws_default
 
 DAG_FILE = PROJECT_ROOT / "dags" / "return_risk_feature_store.py"
 ECS_ENV = {
@@ -172,20 +172,7 @@ def test_aws_ecs_renders_one_fargate_task_per_layer_with_the_runs_values(
 
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"region_name": "us-east-1", "endpoint_url": moto_endpoint},
-            }
-        ),
-    )
+    use_moto_as_aws_default(monkeypatch, moto_endpoint)
     return moto_endpoint
 
 

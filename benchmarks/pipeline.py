@@ -79,7 +79,7 @@ def dbt_in_one_process(env: dict[str, str], lake: str, snapshot: str | None, wor
         GATED_BY_SODA,
         DbtInvocation,
     )
-    from include.olist_risk.transform.layer_build import LAYERS, PER_RUN
+    from include.olist_risk.transform.layer_run import LAYERS, PER_RUN
 
     local = LocalLake(lake)
     batch_id = current_batch_id(local) or ""

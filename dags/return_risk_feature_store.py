@@ -42,7 +42,8 @@ from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 from include.olist_risk.alerts import log_task_failure
 from include.olist_risk.lake.assets import FEATURE_STORE
 from include.olist_risk.quality.sensor import QualityReportLink, UpstreamQualitySensor
-from include.olist_risk.transform.layer_build import LAYERS, layer_build_operator_class
+from include.olist_risk.transform.layer_build import layer_build_operator_class
+from include.olist_risk.transform.layer_run import LAYERS
 
 RUN = "ti.xcom_pull(task_ids='resolve_run')"
 # Where each layer's dbt runs: on the worker (DbtLayerBuildOperator, the default) or, with

@@ -223,7 +223,7 @@ def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
     tmp_path: Path,
 ) -> None:
     """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
-    from include.olist_risk.transform.layer_build import LAYERS
+    from include.olist_risk.transform.layer_run import LAYERS
 
     def listed(select: list[str]) -> list[str]:
         return [node["unique_id"] for node in _listed(tmp_path, select)]
@@ -238,7 +238,7 @@ def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
 def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(tmp_path: Path) -> None:
     """Reusing a batch's build across snapshots is only right for models that never read
     the snapshot date: those that do must be in the per-run selection, and only they."""
-    from include.olist_risk.transform.layer_build import LAYERS, PER_RUN
+    from include.olist_risk.transform.layer_run import LAYERS, PER_RUN
 
     models = _listed(tmp_path, ["resource_type:model"], ("unique_id", "original_file_path"))
     reads_snapshot = {

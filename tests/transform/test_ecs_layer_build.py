@@ -21,11 +21,11 @@ from include.olist_risk.lake.layout import dbt_results_key
 from include.olist_risk.transform.code_version import code_version
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR
 from include.olist_risk.transform.layer_build import (
-    LAYERS,
     DbtLayerBuildOperator,
     dbt_execution,
     layer_build_operator_class,
 )
+from include.olist_risk.transform.layer_run import LAYERS
 from tests.conftest import PROJECT_ROOT, use_moto_as_aws_default
 
 DAG_FILE = PROJECT_ROOT / "dags" / "return_risk_feature_store.py"

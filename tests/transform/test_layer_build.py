@@ -15,12 +15,8 @@ from include.olist_risk.lake.layout import batch_build_prefix, dbt_results_key
 from include.olist_risk.lake.storage import LocalLake, read_json
 from include.olist_risk.transform.batch_build import choose_batch_build, mark_complete
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR
-from include.olist_risk.transform.layer_build import (
-    LAYERS,
-    DbtLayerBuildOperator,
-    node_table,
-    unfinished_nodes,
-)
+from include.olist_risk.transform.layer_build import DbtLayerBuildOperator
+from include.olist_risk.transform.layer_run import LAYERS, node_table, unfinished_nodes
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import read_features
 from tests.ingestion.conftest import write_batch

@@ -25,19 +25,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from include.olist_risk.lake.runtime import load_runtime
-from include.olist_risk.transform.layer_run import (  # noqa: F401 (this module's API)
-    LAST_LAYER,
-    LAYERS,
-    PER_RUN,
-    UNFINISHED,
-    LayerBuildFailed,
-    LayerRun,
-    build_layer,
-    failure_summary,
-    node_table,
-    retry_selection,
-    unfinished_nodes,
-)
+from include.olist_risk.transform.layer_run import LayerBuildFailed, LayerRun, build_layer
 
 # Where each layer's dbt runs: `local` (this worker, the default) or `aws_ecs` (an ECS
 # Fargate task, see ecs_layer_build.py and deploy/README.md). Read from the environment

@@ -19,8 +19,11 @@
     preserve_insertion_order off). A partitioned COPY does not keep it with several threads
     (each thread buffers its own share of every partition), so it runs with one DuckDB
     thread and restores the setting after; partitioned models run one after another, each
-    feeds the next. Sums of DOUBLE use exact_sum() so that the values themselves do not
-    depend on row order. -#}
+    feeds the next. The query itself runs first, on every thread, into a temporary table:
+    sorting the query's output directly keeps its joins' memory alive under the sort, which
+    ran out of memory at scale 10 (9.8M feature rows) where the table spills to disk.
+    Sums of DOUBLE use exact_sum() so that the values themselves do not depend on row
+    order. -#}
 {% materialization lake_parquet, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set location = external_location(this, config) -%}
@@ -51,24 +54,29 @@
 
     {%- set order_by = config.get('order_by', 'all') -%}
     {%- if partition_by -%}
+        {%- set model_rows = adapter.quote(this.identifier ~ '__olist_rows') -%}
         {%- set threads = run_query("select current_setting('threads')").columns[0].values()[0] -%}
-        {% call statement('olist_single_thread') -%}
+        {% call statement('olist_model_rows') -%}
+            create or replace temporary table {{ model_rows }} as
+            {{ sql }}
+            ;
             set threads = 1
         {%- endcall %}
-    {%- endif -%}
-
-    {% call statement('main') -%}
-        copy (
-            select * from (
-                {{ sql }}
-            ) as model_rows
-            order by {{ order_by }}
-        ) to '{{ location }}' ({{ options }})
-    {%- endcall %}
-
-    {%- if partition_by -%}
+        {% call statement('main') -%}
+            copy (select * from {{ model_rows }} order by {{ order_by }}) to '{{ location }}' ({{ options }})
+        {%- endcall %}
         {% call statement('olist_restore_threads') -%}
-            set threads = {{ threads }}
+            set threads = {{ threads }};
+            drop table {{ model_rows }}
+        {%- endcall %}
+    {%- else -%}
+        {% call statement('main') -%}
+            copy (
+                select * from (
+                    {{ sql }}
+                ) as model_rows
+                order by {{ order_by }}
+            ) to '{{ location }}' ({{ options }})
         {%- endcall %}
     {%- endif -%}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR, DbtError, DbtInvocation
-from tests.dbt.compare import diff_rows
-from tests.dbt.helpers import Lake, read_features
+from tests.dbt.helpers import Lake
 
 SPEC_COLUMNS = [
     ("customer_unique_id", "VARCHAR"),
@@ -38,25 +38,6 @@ SPEC_COLUMNS = [
     ("payment_method_risk_avg", "DOUBLE"),
     ("category_risk_prior_avg", "DOUBLE"),
 ]
-
-
-def test_layers_build_in_separate_processes_from_empty_duckdbs(
-    synthetic_lake: Lake, tmp_path: Path
-) -> None:
-    """bronze, silver, gold: three processes, each with a brand-new DuckDB file."""
-    lake = Lake(
-        csv_dir=synthetic_lake.csv_dir,
-        lake_root=synthetic_lake.lake_root,
-        batch_id=synthetic_lake.batch_id,
-        work_dir=tmp_path / "dbt",
-        build_root=str(tmp_path / "warehouse"),
-    )
-    lake.dbt("seed", duckdb_path=str(tmp_path / "seed.duckdb"))
-    for layer in ("bronze", "silver", "gold"):
-        database = tmp_path / f"{layer}.duckdb"
-        assert not database.exists()
-        lake.dbt("build", "--select", layer, duckdb_path=str(database))
-    assert diff_rows(read_features(synthetic_lake.warehouse), read_features(lake.warehouse)) == []
 
 
 def test_feature_store_parquet_has_exactly_the_spec_columns(synthetic_lake: Lake) -> None:
@@ -98,20 +79,24 @@ def test_runs_without_the_raw_tables_location_fail_clearly(tmp_path: Path) -> No
     assert "OLIST_RAW_TABLE_LOCATION is required" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("seed", "required"),
-    [("payment_method_risk", "not_defined"), ("category_risk_priors", "__default__")],
-)
-def test_build_fails_without_the_required_seed_row(
-    synthetic_lake: Lake, tmp_path: Path, seed: str, required: str
-) -> None:
+def editable_copy(tmp_path: Path) -> Path:
+    """A copy of the dbt project a test may break, with the parsed state to start from
+    (dbt then re-parses only the files the test changes)."""
     project = tmp_path / "project"
     shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("logs", "sqlfluff", ".user.yml")
     )
-    seed_file = project / "seeds" / f"{seed}.csv"
-    lines = seed_file.read_text().splitlines()
-    seed_file.write_text("\n".join(line for line in lines if not line.startswith(required)) + "\n")
+    return project
+
+
+def test_build_fails_without_the_required_seed_rows(synthetic_lake: Lake, tmp_path: Path) -> None:
+    """Each seed guard fails on its own seed: both rows are removed, both tests fail."""
+    project = editable_copy(tmp_path)
+    required = {"payment_method_risk": "not_defined", "category_risk_priors": "__default__"}
+    for seed, row in required.items():
+        seed_file = project / "seeds" / f"{seed}.csv"
+        lines = seed_file.read_text().splitlines()
+        seed_file.write_text("\n".join(line for line in lines if not line.startswith(row)) + "\n")
     invocation = DbtInvocation(
         lake_root=synthetic_lake.lake_root,
         raw_batch_id=synthetic_lake.batch_id,
@@ -122,8 +107,14 @@ def test_build_fails_without_the_required_seed_row(
     )
     from include.olist_risk.transform.dbt_invocation import run_dbt
 
-    with pytest.raises(DbtError, match="olist_has_row"):
-        run_dbt(["build", "--select", seed], invocation)
+    with pytest.raises(DbtError) as failed:
+        run_dbt(["build", "--select", *required], invocation)
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    failing = {r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "error")}
+    assert all(name.startswith("olist_has_row_") for name in failing), failing
+    for seed in required:
+        assert any(name.startswith(f"olist_has_row_{seed}_") for name in failing), failing
+    assert "olist_has_row" in str(failed.value)
 
 
 def test_unit_tests_run_alone_in_an_empty_duckdb(synthetic_lake: Lake, tmp_path: Path) -> None:
@@ -144,10 +135,7 @@ def test_unit_tests_run_alone_in_an_empty_duckdb(synthetic_lake: Lake, tmp_path:
 
 def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: Path) -> None:
     """A column whose type drifts from the contract fails the build before anything is written."""
-    project = tmp_path / "project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
-    )
+    project = editable_copy(tmp_path)
     model = project / "models" / "gold" / "fct_customer_return_risk_features.sql"
     source = model.read_text()
     drifted = source.replace(
@@ -201,46 +189,83 @@ def test_each_dbt_process_spills_into_a_directory_of_its_own(
     assert list(root.iterdir()) == []  # DuckDB removes the directory it created
 
 
-def _listed(
-    tmp_path: Path, select: list[str], keys: tuple[str, ...] = ("unique_id",)
-) -> list[dict]:
-    """`dbt ls` of a selection, as the orchestrated builds select (content tests excluded)."""
-    from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA
+# Every selection the tests below list, in one process: dbt starts and parses once.
+LS_SCRIPT = """
+import json, sys
+from dbt.cli.main import dbtRunner
+options, ls_options, selections = (json.loads(arg) for arg in sys.argv[1:4])
+parsed = dbtRunner().invoke(["parse", *options])
+if not parsed.success:
+    raise SystemExit(f"dbt parse failed: {parsed.exception}")
+runner = dbtRunner(manifest=parsed.result)
+listed = []
+for select in selections:
+    result = runner.invoke(["ls", *options, *ls_options, "--select", *select])
+    if not result.success:
+        raise SystemExit(f"dbt ls --select {select} failed: {result.exception}")
+    listed.append([json.loads(line) for line in result.result])
+open(sys.argv[4], "w").write(json.dumps(listed))
+"""
 
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[str]], list[dict]]:
+    """`dbt ls` of a selection, as the orchestrated builds select (content tests excluded),
+    with unique_id and original_file_path of each node."""
+    from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA
+    from include.olist_risk.transform.layer_run import LAYERS, PER_RUN
+
+    selections = [
+        *LAYERS.values(),
+        [scope for select in LAYERS.values() for scope in select],
+        ["resource_type:model"],
+        *PER_RUN.values(),
+    ]
+    work = tmp_path_factory.mktemp("dbt-ls")
     invocation = DbtInvocation(
-        lake_root="unused", raw_batch_id="unused", target_path=tmp_path / "t", log_path=tmp_path
+        lake_root="unused", raw_batch_id="unused", target_path=work / "t", log_path=work
     )
-    output = ["--output", "json", "--output-keys", *keys, "--quiet"]
-    command = invocation.command(["ls", "--select", *select, *GATED_BY_SODA, *output])
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR,
-        check=True,
+    invocation.seed_partial_parse()
+    options = invocation.command([])[1:]
+    ls_options = [
+        *GATED_BY_SODA,
+        *("--output", "json", "--output-keys", "unique_id", "original_file_path", "--quiet"),
+    ]
+    python = Path(invocation.dbt_executable).parent / "python"
+    subprocess.run(
+        [str(python), "-c", LS_SCRIPT, *map(json.dumps, (options, ls_options, selections)),
+         str(work / "listed.json")],
+        capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR, check=True,
     )  # fmt: skip
-    return [json.loads(line) for line in result.stdout.splitlines() if line]
+    by_selection = dict(
+        zip(map(tuple, selections), json.loads((work / "listed.json").read_text()), strict=True)
+    )
+    return lambda select: by_selection[tuple(select)]
 
 
 def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
-    tmp_path: Path,
+    listed: Callable[[list[str]], list[dict]],
 ) -> None:
     """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
     from include.olist_risk.transform.layer_run import LAYERS
 
-    def listed(select: list[str]) -> list[str]:
-        return [node["unique_id"] for node in _listed(tmp_path, select)]
-
-    by_layer = [node for select in LAYERS.values() for node in listed(select)]
-    everything = listed([scope for select in LAYERS.values() for scope in select])
+    by_layer = [node["unique_id"] for select in LAYERS.values() for node in listed(select)]
+    everything = [
+        node["unique_id"] for node in listed([scope for s in LAYERS.values() for scope in s])
+    ]
 
     assert sorted(by_layer) == sorted(everything)  # each node once, none missing
     assert any(node.startswith("test.") and "relationships" in node for node in by_layer)
 
 
-def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(tmp_path: Path) -> None:
+def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(
+    listed: Callable[[list[str]], list[dict]],
+) -> None:
     """Reusing a batch's build across snapshots is only right for models that never read
     the snapshot date: those that do must be in the per-run selection, and only they."""
     from include.olist_risk.transform.layer_run import LAYERS, PER_RUN
 
-    models = _listed(tmp_path, ["resource_type:model"], ("unique_id", "original_file_path"))
+    models = listed(["resource_type:model"])
     reads_snapshot = {
         model["unique_id"]
         for model in models
@@ -251,8 +276,7 @@ def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(tmp_path: P
         )
     }
     per_run = {
-        layer: {node["unique_id"] for node in _listed(tmp_path, scope)}
-        for layer, scope in PER_RUN.items()
+        layer: {node["unique_id"] for node in listed(scope)} for layer, scope in PER_RUN.items()
     }
     rebuilt = set().union(*per_run.values())
 
@@ -263,4 +287,4 @@ def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(tmp_path: P
     assert {node for node in rebuilt if node.startswith("model.")} == reads_snapshot
     assert any(node.startswith("test.") for node in rebuilt)
     for layer, nodes in per_run.items():  # a layer rebuilds a part of its own selection
-        assert nodes <= {node["unique_id"] for node in _listed(tmp_path, LAYERS[layer])}
+        assert nodes <= {node["unique_id"] for node in listed(LAYERS[layer])}

@@ -167,7 +167,8 @@ def test_truncation_invariance(generated_lake: Lake, tmp_path: Path, position: s
         "last": snapshots[-1],
     }[position]
     truncated = make_lake(tmp_path, lambda out: truncate(generated_lake.csv_dir, out, snapshot))
-    truncated.dbt("build", snapshot_date=str(snapshot))
+    # models and seeds only: the data tests are not what this compares, and cost half the build
+    truncated.dbt("build", "--resource-type", "seed", "model", snapshot_date=str(snapshot))
     full = {k: v for k, v in read_features(generated_lake.warehouse).items() if k[1] == snapshot}
     assert full
     assert snapshots_of(truncated.warehouse) == [snapshot]

@@ -1,11 +1,17 @@
 """DuckDB connections that can read and write the lake, offline.
 
 httpfs is loaded from the `duckdb-ext-httpfs` wheel instead of `INSTALL httpfs`, which needs
-the internet (MWAA workers in private subnets have none).
+the internet (MWAA workers in private subnets have none). Memory is bounded as in the dbt
+profile: `OLIST_DUCKDB_MEMORY_LIMIT` (2GB; DuckDB's own default is 80% of the machine), spilling
+beyond it into a directory of the connection's own under `OLIST_DUCKDB_SPILL_ROOT` (or TMPDIR,
+or /tmp), which DuckDB removes when the connection closes.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -27,7 +33,13 @@ def connect(
     read_only: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """Open DuckDB; with credentials, httpfs is loaded and an S3 secret created for the lake."""
-    config = {"autoinstall_known_extensions": False, "extension_directory": extension_directory()}
+    spill_root = os.environ.get("OLIST_DUCKDB_SPILL_ROOT") or tempfile.gettempdir()
+    config = {
+        "autoinstall_known_extensions": False,
+        "extension_directory": extension_directory(),
+        "memory_limit": os.environ.get("OLIST_DUCKDB_MEMORY_LIMIT") or "2GB",
+        "temp_directory": str(Path(spill_root) / f"olist-duckdb-spill-{uuid.uuid4().hex}"),
+    }
     con = duckdb.connect(str(database), read_only=read_only, config=config)
     if credentials is not None:
         con.execute("load httpfs")

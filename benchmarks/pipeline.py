@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +115,22 @@ def dbt_processes(output: str) -> tuple[int, int]:
     return processes, output.count("Unable to do partial parsing")
 
 
+TASK_LINE = re.compile(r"^(\S+Z) .*\[DAG TEST\] (starting|end task) task_id=(\S+) ", re.MULTILINE)
+
+
+def task_walls(output: str) -> dict[str, float]:
+    """Wall seconds of each task of a `dags test` run, from its start and end log lines."""
+    started: dict[str, datetime] = {}
+    walls: dict[str, float] = {}
+    for stamp, event, task in TASK_LINE.findall(output):
+        at = datetime.fromisoformat(stamp)
+        if event == "starting":
+            started[task] = at
+        elif task in started:
+            walls[task] = walls.get(task, 0.0) + (at - started.pop(task)).total_seconds()
+    return walls
+
+
 def report(label: str, airflow: Cost, dbt: Cost) -> None:
     processes, full_parses = dbt_processes(airflow.output)
     print(
@@ -121,6 +139,12 @@ def report(label: str, airflow: Cost, dbt: Cost) -> None:
         f"ratio wall {airflow.wall / dbt.wall:4.2f}x cpu {airflow.cpu / dbt.cpu:4.2f}x | "
         f"dbt processes {processes}, full parses {full_parses} | "
         f"peak RSS {max(airflow.peak_rss_gib, dbt.peak_rss_gib):.2f} GiB"
+    )
+    walls = task_walls(airflow.output)
+    print(
+        f"{'':<18} Airflow tasks: "
+        + ", ".join(f"{task} {wall:.1f}" for task, wall in walls.items())
+        + f"; outside tasks {airflow.wall - sum(walls.values()):.1f} s"
     )
 
 

@@ -40,6 +40,7 @@ a warning on every early snapshot teaches readers to ignore them. Blocks apply a
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,48 +123,71 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _stats_sql(numeric: list[str], categorical: list[str]) -> str:
-    """The query of one file: the aggregates, then each row binned on the file's own deciles
-    and on the previous snapshot's (`$baseline`), counted as `<= edge` per decile."""
-    deciles = [LEVELS.index(level) + 1 for level in DECILES]
-    columns = [*numeric, *categorical]
-    projected = ", ".join(
+def _projection(columns: list[str], numeric: list[str]) -> str:
+    return ", ".join(
         f"cast({_quote(column)} as {'double' if column in numeric else 'varchar'}) as {_name(i)}"
         for i, column in enumerate(columns)
     )
+
+
+def _aggregates_sql(numeric: list[str], categorical: list[str]) -> str:
+    """The aggregates of one file; quantile_disc gives both the reported quantiles and the
+    deciles in one call per column."""
+    columns = [*numeric, *categorical]
     aggregates = ["count(*) as rows"]
-    edges = []
-    bins = []
     for i, column in enumerate(columns):
         f = _name(i)
         aggregates.append(f"count({f}) as {f}_filled")
-        if column not in numeric:
+        if column in numeric:
+            aggregates += [
+                f"min({f}) as {f}_min",
+                f"max({f}) as {f}_max",
+                f"avg({f}) as {f}_mean",
+                f"quantile_disc({f}, {LEVELS}) as {f}_q",
+            ]
+        else:
             aggregates.append(f"histogram({f}) as {f}_categories")
-            continue
-        aggregates += [
-            f"min({f}) as {f}_min",
-            f"max({f}) as {f}_max",
-            f"avg({f}) as {f}_mean",
-            f"quantile_disc({f}, {LEVELS}) as {f}_q",
-        ]
-        for k, position in enumerate(deciles):
-            edges.append(f"agg.{f}_q[{position}] as {f}_o{k}")
-            edges.append(f"cast($baseline as double[][])[{i + 1}][{k + 1}] as {f}_p{k}")
+    return (
+        f"select {', '.join(aggregates)} "
+        f"from (select {_projection(columns, numeric)} from read_parquet($file))"
+    )
+
+
+def _bins_sql(numeric: list[str]) -> str:
+    """The rows of one file binned on its own deciles (`$own`) and on the previous snapshot's
+    (`$previous`), counted as `<= edge` per decile. The edges are parameters, hence constants,
+    not values copied into every row."""
+    bins = []
+    for i in range(len(numeric)):
+        f = _name(i)
         # count_if is null, not 0, when every comparison is null (no values, no edges);
         # `count(*) filter (...)` says 0 but costs several times more per aggregate.
-        for side in ("o", "p"):
+        for side, edges in (("o", "$own"), ("p", "$previous")):
             counts = ", ".join(
-                f"coalesce(count_if({f} <= {f}_{side}{k}), 0)" for k in range(len(DECILES))
+                f"coalesce(count_if({f} <= cast({edges} as double[][])[{i + 1}][{k + 1}]), 0)"
+                for k in range(len(DECILES))
             )
             bins.append(f"[{counts}] as {f}_{side}le")
-    # Edges are scalar columns (lists would be copied into every row).
-    return f"""
-        with src as materialized (select {projected} from read_parquet($file)),
-        agg as materialized (select {", ".join(aggregates)} from src),
-        edges as (select {", ".join(edges) or "null as no_edges"} from agg),
-        bins as (select {", ".join(bins) or "null as no_bins"} from src, edges)
-        select * from agg, bins
-    """
+    return (
+        f"select {', '.join(bins)} "
+        f"from (select {_projection(numeric, numeric)} from read_parquet($file))"
+    )
+
+
+def _each(
+    con: duckdb.DuckDBPyConnection, query: str, parameters: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The one row `query` returns for each parameter set, queries run two at a time: much of
+    a quantile's work is on one thread, and the snapshots are independent."""
+
+    def run(values: dict[str, Any]) -> dict[str, Any]:
+        with con.cursor() as cursor:
+            cursor.execute(query, values)
+            names = [column[0] for column in cursor.description]
+            return dict(zip(names, cursor.fetchone(), strict=True))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(run, parameters))
 
 
 def _split(cumulative: list[int], filled: int) -> list[int]:
@@ -171,9 +195,21 @@ def _split(cumulative: list[int], filled: int) -> list[int]:
     return [b - a for a, b in zip([0, *cumulative], [*cumulative, filled], strict=True)]
 
 
+def _levels(row: dict[str, Any], f: str) -> dict[float, Any]:
+    return dict(zip(LEVELS, row.get(f"{f}_q") or [None] * len(LEVELS), strict=True))
+
+
+def _deciles(row: dict[str, Any], f: str) -> list[Any] | None:
+    """The decile edges of a numeric column, None when it has no values."""
+    if not row.get(f"{f}_filled"):
+        return None
+    levels = _levels(row, f)
+    return [levels[level] for level in DECILES]
+
+
 def _numeric_stats(row: dict[str, Any], f: str, rows: int) -> dict[str, Any]:
     filled = row.get(f"{f}_filled") or 0
-    levels = dict(zip(LEVELS, row.get(f"{f}_q") or [None] * len(LEVELS), strict=True))
+    levels = _levels(row, f)
     has_values = filled > 0
     return {
         "kind": "numeric",
@@ -182,7 +218,7 @@ def _numeric_stats(row: dict[str, Any], f: str, rows: int) -> dict[str, Any]:
         "max": row.get(f"{f}_max"),
         "mean": row.get(f"{f}_mean"),
         "quantiles": {name: levels[level] for name, level in REPORTED.items()},
-        "deciles": [levels[level] for level in DECILES] if has_values else None,
+        "deciles": _deciles(row, f),
         "decile_counts": _split(row[f"{f}_ole"], filled) if has_values else None,
     }
 
@@ -223,26 +259,38 @@ def compute_stats(
 ) -> dict[str, dict[str, Any]]:
     """snapshot -> its statistics, for `files` (snapshot -> Parquet URI `con` can read), each
     compared with the snapshot before it; the first with `baseline`, the statistics (as this
-    function returns them) of the snapshot before the run, if any. One query per file."""
-    uris = [files[snapshot] for snapshot in sorted(files)]
+    function returns them) of the snapshot before the run, if any. Two queries per file: its
+    aggregates, then its rows binned on the deciles.
+
+    One file per query: holistic aggregates (quantiles) hold a column's values in memory, and
+    all snapshots at once took 6 GiB at scale 10 (9.8M rows); one at a time, 0.6 GiB."""
+    snapshots = sorted(files)
+    uris = [files[snapshot] for snapshot in snapshots]
     schema = con.execute("describe select * from read_parquet(?)", [uris]).fetchall()
     features = [(name, kind) for name, kind, *_ in schema if name not in KEYS]
     numeric = [name for name, kind in features if kind.upper().startswith(_NUMERIC)]
     categorical = [name for name, _ in features if name not in numeric]
-    query = _stats_sql(numeric, categorical)
+    aggregates = _each(con, _aggregates_sql(numeric, categorical), [{"file": u} for u in uris])
+    bins: list[dict[str, Any]] = [{} for _ in snapshots]
+    if numeric:
+        # each snapshot binned on its own deciles and on those of the snapshot before it
+        base = (baseline or {}).get("features", {})
+        deciles = [[(base.get(name) or {}).get("deciles") for name in numeric]] + [
+            [_deciles(row, _name(i)) for i in range(len(numeric))] for row in aggregates
+        ]
+        bins = _each(
+            con,
+            _bins_sql(numeric),
+            [
+                {"file": uri, "previous": deciles[position], "own": deciles[position + 1]}
+                for position, uri in enumerate(uris)
+            ],
+        )
 
     result: dict[str, dict[str, Any]] = {}
     previous = baseline
-    for snapshot in sorted(files):
-        # One snapshot per query: holistic aggregates (quantiles) hold their column's values
-        # in memory, so all snapshots at once took 6 GiB at scale 10 (9.8M rows).
-        parameters: dict[str, Any] = {"file": files[snapshot]}
-        if numeric:
-            before = (previous or {}).get("features", {})
-            parameters["baseline"] = [(before.get(name) or {}).get("deciles") for name in numeric]
-        cursor = con.execute(query, parameters)
-        names = [column[0] for column in cursor.description]
-        row = dict(zip(names, cursor.fetchone(), strict=True))
+    for snapshot, aggregated, binned in zip(snapshots, aggregates, bins, strict=True):
+        row = {**aggregated, **binned}
         rows = row["rows"]
         stats: dict[str, Any] = {
             "snapshot_date": snapshot,

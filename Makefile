@@ -94,11 +94,11 @@ airflow-init: setup
 run: airflow-init
 	$(BIN)/python -m dev.local_run --scale $(SCALE)
 
-# Three workers for two cores: the e2e module (collected first) mostly waits on its scheduler,
-# so the other two keep both cores busy (measured: 607 tests in 640 s with 3, the CPU at 1.9
-# cores). A test file runs whole, in order, on one worker (its e2e tests build on each other).
+# Three workers for two cores: the e2e module (collected first, tests/conftest.py) mostly waits
+# on its scheduler, so the other two keep both cores busy. A test file runs whole, in order, on
+# one worker (its e2e tests build on each other); files go out in collection order.
 test: setup
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 # sqlfluff's dbt templater reads the .sqlfluff of its working directory, hence the cd; it
 # compiles through dbt's profile, which loads httpfs from the wheel-shipped directory.

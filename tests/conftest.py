@@ -67,11 +67,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The longest files first, the end-to-end module (mostly waiting on its scheduler) before all:
+# `make test` hands whole files to workers in collection order (`--dist loadfile
+# --no-loadscope-reorder`; xdist's default reorder would put the files with most tests first),
+# and a long file that starts last alone sets the suite's wall time.
+LONGEST_FIRST = (
+    "tests/e2e/",
+    "tests/dbt/test_project_runs.py",
+    "tests/dbt/test_snapshot_builds.py",
+    "tests/transform/test_layer_build.py",
+    "tests/dbt/",
+    "tests/quality/",
+    "tests/dev/test_local_run_task_logs.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """End-to-end tests first: their module is the longest file by far, and `--dist
-    loadfile` hands files to workers in collection order; collected last, it would start
-    when the others are done and alone set the suite's wall time."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

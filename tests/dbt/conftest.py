@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from include.olist_risk.transform.layer_run import LAYERS
-from tests.dbt.helpers import GENERATED_SCALE, Lake, make_lake
+from tests.dbt.helpers import GENERATED_SCALE, Lake, make_lake, spill_root
 from tests.dbt.synthetic import write_synthetic
 
 
@@ -59,7 +59,8 @@ def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 @pytest.fixture(scope="session")
 def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     """The hand-made edge-case dataset, built as the DAG builds it: one dbt process per layer,
-    each with an empty in-memory DuckDB that finds the layers before it in the lake.
+    each with an empty in-memory DuckDB that finds the layers before it in the lake, all
+    spilling under one root (`spill_root`).
 
     Ingested like any delivery: its rows the spec ignores (empty customer_unique_id or
     order_purchase_timestamp) are kept and counted by ingestion and left out by the models.
@@ -67,8 +68,12 @@ def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
     def build(root: Path) -> Lake:
         lake = make_lake(root, write_synthetic)
+        spill = spill_root(lake)
+        spill.mkdir()
         for select in LAYERS.values():
-            lake.dbt("build", "--select", *select)
+            lake.dbt(
+                "build", "--select", *select, extra_env={"OLIST_DUCKDB_SPILL_ROOT": str(spill)}
+            )
         return lake
 
     return built_once(tmp_path_factory, "synthetic", build)

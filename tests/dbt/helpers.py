@@ -47,8 +47,21 @@ class Lake:
             **kwargs,
         )
 
-    def dbt(self, *args: str, snapshot_date: str | None = None, **kwargs) -> None:
-        run_dbt(list(args), self.invocation(snapshot_date, **kwargs), timeout=600)
+    def dbt(
+        self,
+        *args: str,
+        snapshot_date: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
+        run_dbt(
+            list(args), self.invocation(snapshot_date, **kwargs), extra_env=extra_env, timeout=600
+        )
+
+
+def spill_root(lake: Lake) -> Path:
+    """Where a session lake's dbt processes were told to spill (conftest.py)."""
+    return lake.csv_dir.parent / "spill"
 
 
 def read_features(
@@ -112,4 +125,5 @@ __all__ = [
     "make_lake",
     "read_features",
     "snapshots_of",
+    "spill_root",
 ]

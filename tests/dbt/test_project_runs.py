@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR, DbtError, DbtInvocation
-from tests.dbt.helpers import Lake
+from tests.dbt.helpers import Lake, spill_root
 
 SPEC_COLUMNS = [
     ("customer_unique_id", "VARCHAR"),
@@ -49,20 +50,6 @@ def test_feature_store_parquet_has_exactly_the_spec_columns(synthetic_lake: Lake
     ).fetchall()
     columns = {name: kind for name, kind, *_ in described}
     assert columns == dict(SPEC_COLUMNS)
-
-
-def test_dbt_parse_and_ls_work_without_data_or_run_values(tmp_path: Path) -> None:
-    dbt = str(DbtInvocation(lake_root="unused", raw_batch_id="unused").dbt_executable)
-    env = DbtInvocation(lake_root="unused", raw_batch_id="unused").env()
-    for args in (["parse"], ["ls", "--resource-type", "model"]):
-        result = subprocess.run(
-            [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-             str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
-             "--log-path", str(tmp_path / "logs")],
-            capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-2000:]
-    assert (tmp_path / "target" / "manifest.json").exists()
 
 
 def test_runs_without_the_raw_tables_location_fail_clearly(tmp_path: Path) -> None:
@@ -159,33 +146,18 @@ def test_the_feature_store_contract_is_enforced(synthetic_lake: Lake, tmp_path: 
         run_dbt(["run", "--select", "fct_customer_return_risk_features"], invocation)
 
 
-def test_each_dbt_process_spills_into_a_directory_of_its_own(
-    synthetic_lake: Lake, tmp_path: Path
-) -> None:
-    """Concurrent dbt processes must never share DuckDB temp files, and none may be left."""
-    from include.olist_risk.transform.dbt_invocation import run_dbt
+def test_each_dbt_process_spills_into_a_directory_of_its_own(synthetic_lake: Lake) -> None:
+    """Concurrent dbt processes must never share DuckDB temp files, and none may be left: the
+    edge-case lake was built by one dbt process per layer, all told to spill under one root
+    (conftest.py)."""
+    from include.olist_risk.transform.layer_run import LAYERS
 
-    root = tmp_path / "spill-root"
-    root.mkdir()
-    spill_dirs = []
-    for run in ("first", "second"):
-        lake = Lake(
-            csv_dir=synthetic_lake.csv_dir,
-            lake_root=synthetic_lake.lake_root,
-            batch_id=synthetic_lake.batch_id,
-            work_dir=tmp_path / run,
-            build_root=str(tmp_path / "warehouse"),
-        )
-        run_dbt(
-            ["run", "--select", "stg_orders"],
-            lake.invocation(),
-            extra_env={"OLIST_DUCKDB_SPILL_ROOT": str(root)},
-        )
-        log = (tmp_path / run / "logs" / "dbt.log").read_text()
-        marker = f"set temp_directory = '{root}/olist-duckdb-spill-"
-        assert marker in log
-        spill_dirs.append(log.split(marker, 1)[1].split("'", 1)[0])
-    assert spill_dirs[0] != spill_dirs[1]
+    root = spill_root(synthetic_lake)
+    log = (synthetic_lake.work_dir / "logs" / "dbt.log").read_text()
+    spill_dirs = re.findall(rf"set temp_directory = '{re.escape(str(root))}/([^']+)'", log)
+    assert len(spill_dirs) == len(LAYERS), spill_dirs
+    assert len(set(spill_dirs)) == len(spill_dirs)
+    assert all(name.startswith("olist-duckdb-spill-") for name in spill_dirs)
     assert list(root.iterdir()) == []  # DuckDB removes the directory it created
 
 
@@ -208,10 +180,22 @@ open(sys.argv[4], "w").write(json.dumps(listed))
 """
 
 
+@dataclass(frozen=True)
+class Listing:
+    """`dbt ls` of each selection, as the orchestrated builds select (content tests
+    excluded), with unique_id and original_file_path of each node."""
+
+    target: Path
+    by_selection: dict[tuple[str, ...], list[dict]]
+
+    def __call__(self, select: list[str]) -> list[dict]:
+        return self.by_selection[tuple(select)]
+
+
 @pytest.fixture(scope="module")
-def listed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[str]], list[dict]]:
-    """`dbt ls` of a selection, as the orchestrated builds select (content tests excluded),
-    with unique_id and original_file_path of each node."""
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Listing:
+    """`dbt parse`, then `dbt ls` of every selection the tests below need, in one process,
+    with no lake data behind the run values."""
     from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA
     from include.olist_risk.transform.layer_run import LAYERS, PER_RUN
 
@@ -237,14 +221,18 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[str]], li
          str(work / "listed.json")],
         capture_output=True, text=True, env=invocation.env(), cwd=DBT_PROJECT_DIR, check=True,
     )  # fmt: skip
-    by_selection = dict(
-        zip(map(tuple, selections), json.loads((work / "listed.json").read_text()), strict=True)
-    )
-    return lambda select: by_selection[tuple(select)]
+    listings = json.loads((work / "listed.json").read_text())
+    return Listing(work / "t", dict(zip(map(tuple, selections), listings, strict=True)))
+
+
+def test_dbt_parse_and_ls_work_without_data_or_run_values(listed: Listing) -> None:
+    assert (listed.target / "manifest.json").exists()
+    models = {node["unique_id"] for node in listed(["resource_type:model"])}
+    assert "model.olist_risk.fct_customer_return_risk_features" in models
 
 
 def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
-    listed: Callable[[list[str]], list[dict]],
+    listed: Listing,
 ) -> None:
     """No test is lost (or run twice) by building layer by layer, tests spanning layers too."""
     from include.olist_risk.transform.layer_run import LAYERS
@@ -259,7 +247,7 @@ def test_the_layer_builds_together_run_each_node_of_one_full_build_exactly_once(
 
 
 def test_every_model_that_reads_the_snapshot_is_rebuilt_by_every_run(
-    listed: Callable[[list[str]], list[dict]],
+    listed: Listing,
 ) -> None:
     """Reusing a batch's build across snapshots is only right for models that never read
     the snapshot date: those that do must be in the per-run selection, and only they."""

@@ -67,24 +67,6 @@ def build(
     )
 
 
-def test_a_layer_builds_in_one_dbt_process_and_logs_every_node(
-    lake: tuple[LocalLake, str, Path], capfd: pytest.CaptureFixture[str]
-) -> None:
-    lake_, batch_id, _ = lake
-    summary = build("bronze", ["path:models/bronze"], batch_id).execute({})
-    log = "".join(capfd.readouterr())
-
-    results = read_json(lake_, dbt_results_key(PREFIX, "bronze"))
-    models = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")}
-    assert len(models) == 9 and all(".stg_" in model for model in models)
-    assert summary["nodes"] == len(results["results"])
-    assert unfinished_nodes(results) == []
-    for model in models:
-        assert lake_.exists(f"{BATCH_PREFIX}/bronze/{model.rsplit('.', 1)[1]}.parquet")
-        assert f"model {model.rsplit('.', 1)[1]} " in log
-    assert "Concurrency: 2 threads" in log  # dbt's own lines are streamed to the log
-
-
 def test_a_failed_model_fails_the_task_with_dbts_message_and_a_retry_reruns_only_it(
     lake: tuple[LocalLake, str, Path], editable_project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,18 +103,28 @@ def test_a_failed_model_fails_the_task_with_dbts_message_and_a_retry_reruns_only
     assert lake_.exists(f"{BATCH_PREFIX}/silver/slv_orders.parquet")
 
 
-def test_clearing_a_successful_layer_rebuilds_all_of_it(
-    lake: tuple[LocalLake, str, Path],
+def test_a_layer_builds_in_one_dbt_process_logs_every_node_and_clearing_it_rebuilds_all(
+    lake: tuple[LocalLake, str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
     lake_, batch_id, _ = lake
     bronze = build("bronze", ["path:models/bronze"], batch_id)
-    bronze.execute({})
-    first = {r["unique_id"] for r in read_json(lake_, dbt_results_key(PREFIX, "bronze"))["results"]}
+    summary = bronze.execute({})
+    log = "".join(capfd.readouterr())
 
-    bronze.execute({})
+    results = read_json(lake_, dbt_results_key(PREFIX, "bronze"))
+    models = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")}
+    assert len(models) == 9 and all(".stg_" in model for model in models)
+    assert summary["nodes"] == len(results["results"])
+    assert unfinished_nodes(results) == []
+    for model in models:
+        assert lake_.exists(f"{BATCH_PREFIX}/bronze/{model.rsplit('.', 1)[1]}.parquet")
+        assert f"model {model.rsplit('.', 1)[1]} " in log
+    assert "Concurrency: 2 threads" in log  # dbt's own lines are streamed to the log
+
+    bronze.execute({})  # cleared after success: everything again, not "only what failed"
 
     second = read_json(lake_, dbt_results_key(PREFIX, "bronze"))["results"]
-    assert {r["unique_id"] for r in second} == first
+    assert {r["unique_id"] for r in second} == {r["unique_id"] for r in results["results"]}
 
 
 def test_a_run_on_a_built_batch_reuses_it_and_builds_only_its_own_snapshot(

@@ -37,7 +37,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 
-from include.olist_risk.transform.layer_run import RESULT_MARKER
+from include.olist_risk.transform.layer_run import RESULT_MARKER, RUN_VALUE_FIELDS
 
 CONTAINER_COMMAND = ("python", "-m", "include.olist_risk.transform.layer_container")
 
@@ -140,14 +140,7 @@ class EcsDbtLayerBuildOperator(EcsRunTaskOperator):
     did not succeed (run_results.json in the lake), exactly as on the worker.
     """
 
-    template_fields: Sequence[str] = (
-        *EcsRunTaskOperator.template_fields,
-        "raw_batch_id",
-        "build_prefix",
-        "snapshot_date",
-        "batch_build_prefix",
-        "code_version",
-    )
+    template_fields: Sequence[str] = (*EcsRunTaskOperator.template_fields, *RUN_VALUE_FIELDS)
     ui_color = "#ff694a"
 
     def __init__(

@@ -25,7 +25,12 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from include.olist_risk.lake.runtime import load_runtime
-from include.olist_risk.transform.layer_run import LayerBuildFailed, LayerRun, build_layer
+from include.olist_risk.transform.layer_run import (
+    RUN_VALUE_FIELDS,
+    LayerBuildFailed,
+    LayerRun,
+    build_layer,
+)
 
 # Where each layer's dbt runs: `local` (this worker, the default) or `aws_ecs` (an ECS
 # Fargate task, see ecs_layer_build.py and deploy/README.md). Read from the environment
@@ -58,13 +63,7 @@ def layer_build_operator_class() -> type[BaseOperator]:
 class DbtLayerBuildOperator(BaseOperator):
     """`dbt build` of one layer's selection, for the run's batch, build prefix and snapshot."""
 
-    template_fields = (
-        "raw_batch_id",
-        "build_prefix",
-        "snapshot_date",
-        "batch_build_prefix",
-        "code_version",
-    )
+    template_fields = RUN_VALUE_FIELDS
     ui_color = "#ff694a"
 
     def __init__(

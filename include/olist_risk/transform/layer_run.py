@@ -44,6 +44,15 @@ LAYERS = {
 PER_RUN = {"gold": ["path:models/gold,config.partition_by:snapshot_date"]}
 # The batch-scoped build is complete, hence reusable, once this layer succeeds.
 LAST_LAYER = list(LAYERS)[-1]
+# The run values a layer build is given, templated from the run's XComs by either operator
+# (on the worker, layer_build.py; on ECS, ecs_layer_build.py).
+RUN_VALUE_FIELDS = (
+    "raw_batch_id",
+    "build_prefix",
+    "snapshot_date",
+    "batch_build_prefix",
+    "code_version",
+)
 # An ECS container's last log line: this marker, then the layer's result as JSON.
 RESULT_MARKER = "OLIST_LAYER_RESULT "
 

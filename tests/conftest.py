@@ -1,18 +1,15 @@
-"""Shared fixtures: an isolated Airflow home, a real local S3 API (moto server), shared data.
+"""Shared fixtures: a migrated Airflow metadata DB, a real local S3 API (moto server), data.
 
-Airflow reads its configuration when first imported, so the environment is set here, at
-collection time, before any test module imports it.
+The session's environment (an isolated Airflow home) is set by `tests.isolation`, which pytest
+imports through this file before any test module, hence before Airflow reads it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,51 +18,13 @@ import pytest
 
 from dev.generator.generate import GenerationResult, generate
 from tests.dev.generator.csv_rows import SCALE, SEED
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
-BIN = Path(sys.executable).parent
-
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="olist-test-airflow-"))
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"include\..*",
-        "OLIST_DATA_DIR": str(_AIRFLOW_HOME / "data"),
-        "SODA_CORE_TELEMETRY_ENABLED": "false",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        "SCARF_ANALYTICS": "false",
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
-        ),
-    }
+from tests.isolation import (
+    AIRFLOW_HOME,
+    BIN,
+    PROJECT_ROOT,
+    free_port,
+    use_moto_as_aws_default,
 )
-
-
-def shared_file(relative: str) -> Path:
-    """A path in ../shared: CI must have it (the test fails), a bare checkout may not (skip)."""
-    path = SHARED / relative
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must run beside ../shared")
-        pytest.skip(f"{path} not present (only the project checkout is here)")
-    return path
-
-
-def shared_data_dir() -> Path:
-    """The four real Olist files."""
-    return shared_file("data/olist")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 # The longest files first, the end-to-end module (mostly waiting on its scheduler) before all:
 # `make test` hands whole files to workers in collection order (`--dist loadfile
@@ -113,14 +72,19 @@ def airflow_db() -> Path:
 
     settings.dispose_orm()
     settings.configure_orm()
-    return _AIRFLOW_HOME
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # fails here, not in a later test, if on another DB
+        session.query(DagModel).count()
+    return AIRFLOW_HOME
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real S3 API on localhost (moto's server), for the whole session."""
     port = free_port()
-    log = (_AIRFLOW_HOME / "moto.log").open("w")
+    log = (AIRFLOW_HOME / "moto.log").open("w")
     process = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
@@ -141,24 +105,6 @@ def moto_endpoint() -> Iterator[str]:
     process.terminate()
     process.wait(timeout=10)
     log.close()
-
-
-def use_moto_as_aws_default(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> None:
-    """AWS credentials and Airflow's `aws_default` connection, pointed at the moto server."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"region_name": "us-east-1", "endpoint_url": moto_endpoint},
-            }
-        ),
-    )
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ import pytest
 
 from include.olist_risk.lake.catalog import refresh_catalog
 from include.olist_risk.lake.storage import open_lake
-from tests.conftest import PROJECT_ROOT
 from tests.feature_store.publish_helpers import build, publish
+from tests.isolation import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
 LANGUAGES = {"bash", "sh", "console", "python"}

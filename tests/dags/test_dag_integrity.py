@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.isolation import PROJECT_ROOT
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 

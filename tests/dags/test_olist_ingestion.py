@@ -11,8 +11,8 @@ import pytest
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.layout import POINTER_KEY
 from include.olist_risk.lake.storage import S3Lake, read_json
-from tests.conftest import PROJECT_ROOT
 from tests.ingestion.conftest import ROWS, write_batch
+from tests.isolation import PROJECT_ROOT
 
 
 def run_ingestion(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: dict | None = None):

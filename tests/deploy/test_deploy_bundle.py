@@ -14,8 +14,8 @@ from deploy import wheelhouse as wheelhouse_module
 from deploy.bundle import DEV_ONLY_PACKAGES, Bundle, build_bundle
 from deploy.errors import DeployError
 from deploy.keys import MWAA_DIR, TOOLS_REQUIREMENTS
-from tests.conftest import shared_file
 from tests.deploy.conftest import REPO_ROOT
+from tests.isolation import shared_file
 
 # MWAA's own check (aws/amazon-mwaa-docker-images, mwaa/entrypoint.py,
 # _requirements_has_constraints): a line matching it, commented out or not, makes MWAA skip

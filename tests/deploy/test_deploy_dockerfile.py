@@ -13,8 +13,8 @@ import re
 import pytest
 
 from include.olist_risk.transform.ecs_layer_build import CONTAINER_COMMAND
-from tests.conftest import shared_file
 from tests.deploy.conftest import REPO_ROOT
+from tests.isolation import shared_file
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 

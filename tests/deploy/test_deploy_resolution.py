@@ -20,7 +20,7 @@ import pytest
 
 from deploy.keys import MWAA_DIR, PROJECT_ROOT, TOOLS_REQUIREMENTS
 from deploy.wheelhouse import PYTHON_VERSION, UV_PLATFORM
-from tests.conftest import shared_file
+from tests.isolation import shared_file
 
 pytestmark = pytest.mark.network_resolution
 

@@ -22,7 +22,7 @@ from deploy.pins import (
     parse_pins,
     stale_exceptions,
 )
-from tests.conftest import shared_file
+from tests.isolation import shared_file
 
 CONSTRAINTS = parse_pins(MWAA_CONSTRAINTS.read_text())
 LOCK = parse_pins(LOCAL_LOCK.read_text())

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dev.metadata_db import MetadataDB, running
-from tests.conftest import BIN, PROJECT_ROOT
+from tests.isolation import BIN, PROJECT_ROOT
 
 DAG_ID = "local_run_task_logs"
 LOGGED = "logged by the hello task"

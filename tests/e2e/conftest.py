@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
 from tests.e2e.airflow_cluster import AirflowClient, AirflowCluster, free_port
+from tests.isolation import PROJECT_ROOT
 
 E2E_LAKE_PREFIX = "lake"
 TOOLS_VENV = PROJECT_ROOT / ".venv-tools"

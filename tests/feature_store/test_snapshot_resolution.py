@@ -18,7 +18,7 @@ from include.olist_risk.feature_store.resolve import (
     resolve_run,
     snapshot_for_run,
 )
-from tests.conftest import PROJECT_ROOT
+from tests.isolation import PROJECT_ROOT
 
 
 def test_the_interval_ending_at_a_month_start_builds_that_month() -> None:

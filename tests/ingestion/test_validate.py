@@ -10,8 +10,8 @@ import pytest
 
 from include.olist_risk.ingestion.validate import IngestionError, validate_to_parquet
 from include.olist_risk.olist.tables import TABLES, TABLES_BY_FILE
-from tests.conftest import shared_data_dir
 from tests.ingestion.conftest import batch_bytes
+from tests.isolation import shared_data_dir
 
 # Row counts published in ../shared/data/olist/README.md for the four real files.
 REAL_FILE_ROWS = {

@@ -33,7 +33,7 @@ from include.olist_risk.feature_store.publish import publish_snapshots
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.storage import Lake, LocalLake, open_lake
 from include.olist_risk.quality.reports import write_reports
-from tests.conftest import PROJECT_ROOT
+from tests.isolation import PROJECT_ROOT
 
 SNAPSHOTS = ("2024-01-31", "2024-02-29")
 DAG_ID = "return_risk_feature_store"

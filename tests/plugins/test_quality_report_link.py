@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.isolation import PROJECT_ROOT
 
 DAG_ID = "return_risk_feature_store"
 RUN_ID = "scheduled__2018-05-01T00:00:00+00:00"

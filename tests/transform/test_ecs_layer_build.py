@@ -26,7 +26,7 @@ from include.olist_risk.transform.layer_build import (
     layer_build_operator_class,
 )
 from include.olist_risk.transform.layer_run import LAYERS
-from tests.conftest import PROJECT_ROOT, use_moto_as_aws_default
+from tests.isolation import PROJECT_ROOT, use_moto_as_aws_default
 
 DAG_FILE = PROJECT_ROOT / "dags" / "return_risk_feature_store.py"
 ECS_ENV = {

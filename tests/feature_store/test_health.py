@@ -108,6 +108,27 @@ def test_identical_distributions_in_another_row_order_have_psi_zero(tmp_path: Pa
     assert assess(stats["2017-02-01"], HealthThresholds()) == ([], [])
 
 
+def test_the_statistics_of_a_file_of_many_row_groups_are_the_same_on_every_run(
+    tmp_path: Path,
+) -> None:
+    # Doubles 12 orders of magnitude apart: their sum depends on the order they are added in,
+    # and 64 row groups let several threads each add a share before combining them.
+    path = tmp_path / "wide.parquet"
+    with connect() as con:
+        con.execute(
+            "copy (select 'c' || i as customer_unique_id, "
+            "case when i % 7 = 0 then 1e12 + i else 1.0 / (i + 3) end as amount "
+            f"from range(131072) t(i)) to {sql_string(str(path))} "
+            "(format parquet, row_group_size 2048)"
+        )
+        row_groups = con.execute(
+            f"select count(distinct row_group_id) from parquet_metadata({sql_string(str(path))})"
+        ).fetchone()[0]
+    assert row_groups == 64
+    runs = [json.dumps(stats_of({"2018-01-01": str(path)})) for _ in range(5)]
+    assert len(set(runs)) == 1
+
+
 def test_a_categorical_feature_gets_psi_over_its_values(tmp_path: Path) -> None:
     # Previous: SP 6, RJ 3, null 1 of 10; current: SP 3, RJ 3, MG 4. Bins null, MG, RJ, SP.
     previous = snapshot_file(tmp_path, "p", [1] * 10, ["SP"] * 6 + ["RJ"] * 3 + [None])

@@ -128,6 +128,14 @@ class MetadataDB:
         if exists != "1":
             self._run([_bin("createdb"), "-h", str(self.socket_dir), "-U", ROLE, DATABASE])
 
+    def remove(self) -> None:
+        """Delete the cluster's data and socket directories, once its server has stopped: for a
+        throw-away Airflow home, whose cluster may live in the temp dir, outside that home."""
+        if self.is_running():
+            raise RuntimeError(f"PostgreSQL in {self.data} still runs: stop it first")
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
     def start_in(self, group: ProcessGroup) -> bool:
         """Start the server as a member of `group`; False when one already runs (reused)."""
         self.initialize()

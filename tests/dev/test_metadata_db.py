@@ -90,3 +90,21 @@ def test_the_running_server_listens_on_its_unix_socket_only(home: Path, tmp_path
         assert db.env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f"?host={db.socket_dir}")
     finally:
         group.stop()
+
+
+def test_remove_refuses_a_running_cluster_and_deletes_a_stopped_ones_files(tmp_path: Path) -> None:
+    # Under pytest's private temp dir: as root the cluster lives in the temp dir, outside the
+    # home, where deleting the home would leave it behind.
+    db = MetadataDB(tmp_path / "airflow")
+    group = ProcessGroup(tmp_path / "logs")
+    try:
+        db.start_in(group)
+        with pytest.raises(RuntimeError, match="still runs"):
+            db.remove()
+    finally:
+        group.stop()
+    assert db.data.exists()
+
+    db.remove()
+
+    assert not db.root.exists() and not db.socket_dir.exists()

@@ -252,9 +252,11 @@ class AirflowCluster:
             raise AirflowError(f"Airflow components exited: {dead}\n{self.diagnostics()}")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Stop every component (see ProcessGroup.stop), the database last: nothing is left."""
+        """Stop every component (see ProcessGroup.stop), the database last, and delete the
+        database's files: nothing is left (under a private home they live in the temp dir)."""
         self.components.stop(timeout)
         self.database.stop(timeout)
+        self.db.remove()
 
     # ----------------------------------------------------------------- observation
 

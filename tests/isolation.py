@@ -10,8 +10,10 @@ one metadata DB and read another ("no such table: dag", depending on test order)
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -24,6 +26,8 @@ SHARED = PROJECT_ROOT.parent / "shared"
 BIN = Path(sys.executable).parent
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="olist-test-airflow-"))
+# One per test process (each xdist worker): removed when it exits, or every run left one.
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     {
         "AIRFLOW_HOME": str(AIRFLOW_HOME),

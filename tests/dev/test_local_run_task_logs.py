@@ -92,6 +92,7 @@ def home() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="olist-run-logs-"))
     path.chmod(0o755)
     yield path / "airflow"
+    MetadataDB(path / "airflow").remove()  # its socket directory is in the temp dir
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -22,6 +22,7 @@ def home() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="olist-pg-test-"))
     path.chmod(0o755)
     yield path / "airflow"
+    MetadataDB(path / "airflow").remove()  # its socket directory is in the temp dir
     shutil.rmtree(path, ignore_errors=True)
 
 

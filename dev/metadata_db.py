@@ -131,7 +131,7 @@ class MetadataDB:
     def remove(self) -> None:
         """Delete the cluster's data and socket directories, once its server has stopped: for a
         throw-away Airflow home, whose cluster may live in the temp dir, outside that home."""
-        if self.is_running():
+        if self.data.exists() and self.is_running():
             raise RuntimeError(f"PostgreSQL in {self.data} still runs: stop it first")
         shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -75,6 +75,7 @@ def airflow_db() -> Path:
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
+    assert str(AIRFLOW_HOME) in str(settings.engine.url), settings.engine.url
     with create_session() as session:  # fails here, not in a later test, if on another DB
         session.query(DagModel).count()
     return AIRFLOW_HOME

@@ -97,6 +97,7 @@ class AirflowCluster:
         # The metadata database of `make airflow`: PostgreSQL, not SQLite, whose locking
         # fails parallel runs under a LocalExecutor.
         self.db = MetadataDB(self.home)
+        self.started_db = False  # stop() removes only a server this cluster started
         self.env = self._build_env(dags_folder, dict(env or {}))
         self.components = ProcessGroup(self.log_dir, self.env, PROJECT_ROOT)
         self.database = ProcessGroup(self.log_dir)
@@ -198,7 +199,7 @@ class AirflowCluster:
                 "from tests.e2e.task_isolation import task_policy  # noqa: F401\n"
             )
         try:
-            self.db.start_in(self.database)
+            self.started_db = self.db.start_in(self.database)
             self._run("db-migrate", [str(BIN / "airflow"), "db", "migrate"])
             if self.apply_settings:
                 self._run(
@@ -256,7 +257,8 @@ class AirflowCluster:
         database's files: nothing is left (under a private home they live in the temp dir)."""
         self.components.stop(timeout)
         self.database.stop(timeout)
-        self.db.remove()
+        if self.started_db:
+            self.db.remove()
 
     # ----------------------------------------------------------------- observation
 

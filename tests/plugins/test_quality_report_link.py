@@ -2,7 +2,7 @@
 
 The DAG is parsed by Airflow's DagBag and goes through Airflow's own serialization (JSON and
 back, as the DAG processor stores it and the API server reads it), with the project's plugins
-folder loaded (tests/conftest.py points Airflow at it): what the API server can render.
+folder loaded (tests/isolation.py points Airflow at it): what the API server can render.
 """
 
 from __future__ import annotations

@@ -94,9 +94,10 @@ airflow-init: setup
 run: airflow-init
 	$(BIN)/python -m dev.local_run --scale $(SCALE)
 
-# Three workers for two cores: the e2e module (collected first, tests/conftest.py) mostly waits
-# on its scheduler, so the other two keep both cores busy. A test file runs whole, in order, on
-# one worker (its e2e tests build on each other); files go out in collection order.
+# Three workers for two cores: the e2e module (collected first, tests/conftest.py) uses about
+# one core and waits on its scheduler in between; the other two workers, at a lower priority,
+# fill what it leaves. A test file runs whole, in order, on one worker (its e2e tests build on
+# each other); files go out in collection order.
 test: setup
 	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 

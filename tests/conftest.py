@@ -27,7 +27,7 @@ from tests.isolation import (
     use_moto_as_aws_default,
 )
 
-# The longest files first, the end-to-end module (mostly waiting on its scheduler) before all:
+# The longest files first, the end-to-end module before all:
 # `make test` hands whole files to workers in collection order (`--dist loadfile
 # --no-loadscope-reorder`; xdist's default reorder would put the files with most tests first),
 # and a long file that starts last alone sets the suite's wall time.

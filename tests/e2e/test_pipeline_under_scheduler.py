@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -52,12 +54,24 @@ def lake(e2e_s3: Any, e2e_env: dict) -> S3Lake:
     return S3Lake(e2e_env["OLIST_LAKE_URI"], e2e_s3)
 
 
-@pytest.fixture(scope="module")
-def full_refresh(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def build_full_refresh(root: Path) -> dict:
     """The tiny batch's features from one plain local `dbt build` (every snapshot)."""
-    local = make_lake(tmp_path_factory.mktemp("full_refresh"), write_batch)
+    local = make_lake(root, write_batch)
     local.dbt("build")
     return read_features(local.warehouse)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def full_refresh_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future]:
+    """Started with the module, so it builds while the first test mostly waits on Airflow,
+    rather than on the module's longest path, before the backfill test."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        yield executor.submit(build_full_refresh, tmp_path_factory.mktemp("full_refresh"))
+
+
+@pytest.fixture(scope="module")
+def full_refresh(full_refresh_build: Future) -> dict:
+    return full_refresh_build.result()
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from include.olist_risk.feature_store.publish import collect_garbage, replace_latest_build
 from include.olist_risk.ingestion.batch import ingest_folder
 from include.olist_risk.lake.catalog import catalog_views, refresh_catalog
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
+from include.olist_risk.lake.layout import run_build_prefix
 from include.olist_risk.lake.storage import Lake, LocalLake, S3Lake, read_json, write_json
 from tests.ingestion.conftest import ROWS, write_batch
 
@@ -107,3 +110,73 @@ def test_catalog_views_work_on_a_lake_path_with_a_quote(tmp_path: Path) -> None:
 
     with connect(catalog, read_only=True) as con:
         assert con.execute("select count(*) from raw.orders").fetchone()[0] == len(ROWS["orders"])
+
+
+TIERS = "gold/customer_risk_tiers/snapshot_date=2017-04-01/data_0.parquet"
+
+
+def write_build(lake: LocalLake, run_id: str) -> str:
+    """A run's build as the catalog reads it: one file per model, gold partitioned."""
+    prefix = run_build_prefix(run_id)
+    for key in (f"{prefix}/silver/slv_orders.parquet", f"{prefix}/{TIERS}"):
+        path = Path(lake.uri(key))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        duckdb.sql(f"copy (select '{run_id}' as run_id) to '{path}' (format parquet)")
+    return prefix
+
+
+class PublishWhileListing(LocalLake):
+    """A lake on which another run publishes right after a refresh has listed the gold layer
+    of `watched`: as publish.py does, it names its own build the latest one and collects the
+    superseded build, before the refresh creates its views over that build's files."""
+
+    def __init__(self, root: Path, watched: str, publish) -> None:
+        super().__init__(root)
+        self.watched, self.publish = watched, publish
+
+    def list(self, prefix: str) -> list[str]:
+        keys = super().list(prefix)
+        if prefix == f"{self.watched}/gold" and self.publish:
+            publish, self.publish = self.publish, None
+            publish(self)
+        return keys
+
+
+def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
+    tmp_path: Path,
+) -> None:
+    first = write_build(LocalLake(tmp_path / "lake"), "first")
+    replace_latest_build(LocalLake(tmp_path / "lake"), [first])
+
+    def second_run_publishes(lake: Lake) -> None:
+        second = write_build(lake, "second")
+        superseded = replace_latest_build(lake, [second])
+        assert collect_garbage(lake, superseded_builds=superseded)["run_builds"] == [first]
+
+    lake = PublishWhileListing(tmp_path / "lake", first, second_run_publishes)
+    catalog = tmp_path / "catalog" / "olist.duckdb"
+
+    views = refresh_catalog(lake, catalog)
+
+    assert lake.publish is None, "the publish was not injected"
+    assert views == catalog_views(lake)
+    assert run_build_prefix("second") in views["gold"]["customer_risk_tiers"]
+    with connect(catalog, read_only=True) as con:
+        for view in ("silver.slv_orders", "gold.customer_risk_tiers"):
+            assert con.execute(f"select run_id from {view}").fetchall() == [("second",)]
+
+
+def test_a_file_missing_with_nothing_published_fails_the_refresh(tmp_path: Path) -> None:
+    build = write_build(LocalLake(tmp_path / "lake"), "only")
+    replace_latest_build(LocalLake(tmp_path / "lake"), [build])
+
+    def lose_a_file(lake: Lake) -> None:
+        Path(lake.uri(f"{build}/{TIERS}")).unlink()
+
+    lake = PublishWhileListing(tmp_path / "lake", build, lose_a_file)
+    catalog = tmp_path / "catalog" / "olist.duckdb"
+
+    with pytest.raises(duckdb.IOException, match="customer_risk_tiers"):
+        refresh_catalog(lake, catalog)
+
+    assert not catalog.exists() and not lake.exists("catalog/olist.duckdb")

@@ -53,8 +53,9 @@ is logged, the publish stands):
 - files of the layout before publications (`feature_store/snapshot_date=*`,
   `feature_store/_manifests/`) are removed once a pointer exists; nothing reads them;
 - per-run build folders (`warehouse/runs/<run_id>/`): the one `warehouse/_latest.json` named
-  before this publish (published and now superseded) is removed at once; the one it names now
-  stays, since the catalog's `gold` views read it; any other run folder whose newest file is
+  before this publish (published and now superseded) is removed at once (a catalog refresh
+  still reading it starts over on the new one, catalog.py); the one it names now stays, since
+  the catalog's `gold` views read it; any other run folder whose newest file is
   older than `OLIST_RUN_BUILD_RETENTION_DAYS` (default 7) is removed (failed or abandoned runs;
   a failed run retried later than that rebuilds from scratch). So the disk holds one published
   run build plus the runs of the last days, not one per run.

@@ -11,16 +11,24 @@ published set; the DAG refreshes it right after each publish, and until then it 
 the previous set, whose files garbage collection keeps for a retention period (publish.py).
 Paths go into the views' SQL as escaped string literals (a view cannot take parameters), so a
 lake path with a quote in it works.
+
+A publish running alongside a refresh (two runs of a backfill) may name a newer build, and remove
+the superseded one, between the refresh reading the lake and creating its views on those files.
+The refresh then reads the lake again and starts over; a missing file while the pointers and
+the latest build still name the same files is an error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
@@ -35,6 +43,11 @@ from include.olist_risk.lake.layout import (
 from include.olist_risk.lake.storage import Lake, read_json
 
 LAYERS = ("bronze", "silver", "gold")
+# Each new attempt follows a publish that finished meanwhile; more in a row means a lake
+# that never holds still, better reported than chased.
+REFRESH_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 def sql_string(value: str) -> str:
@@ -106,7 +119,39 @@ def refresh_catalog(
     lake: Lake, catalog_path: Path, credentials: S3Credentials | None = None
 ) -> dict[str, dict[str, str]]:
     """Rebuild the catalog file from what the lake holds now; returns the views it made."""
+    for _ in range(REFRESH_ATTEMPTS - 1):
+        named = _published_names(lake)
+        views = catalog_views(lake)
+        try:
+            _write_catalog(lake, catalog_path, views, credentials)
+            return views
+        except duckdb.IOException as error:
+            if _published_names(lake) == named:
+                raise
+            log.warning(
+                "a publish named other files while the catalog was made (%s): again, on those",
+                str(error).splitlines()[0],
+            )
     views = catalog_views(lake)
+    _write_catalog(lake, catalog_path, views, credentials)
+    return views
+
+
+def _published_names(lake: Lake) -> list[bytes | None]:
+    """What names the files the views read: the batch pointer, the feature store's pointer
+    and the latest build."""
+    return [
+        lake.read_bytes(key) if lake.exists(key) else None
+        for key in (POINTER_KEY, FEATURE_STORE_POINTER_KEY, LATEST_BUILD_KEY)
+    ]
+
+
+def _write_catalog(
+    lake: Lake,
+    catalog_path: Path,
+    views: dict[str, dict[str, str]],
+    credentials: S3Credentials | None,
+) -> None:
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=catalog_path.parent, prefix=f".{catalog_path.name}.")
     os.close(fd)
@@ -125,4 +170,3 @@ def refresh_catalog(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return views

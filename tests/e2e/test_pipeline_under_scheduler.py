@@ -226,6 +226,14 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
 
     for run in runs_all:
         assert run["state"] == "success", airflow_api.run_report(DAG_ID, run["dag_run_id"])
+        # ... at the first try: a retry that succeeds hides a race between concurrent runs
+        # (one run's publish once removed the build another's refresh_catalog was reading)
+        retried = {
+            ti["task_id"]: ti["try_number"]
+            for ti in airflow_api.task_instances(DAG_ID, run["dag_run_id"])
+            if ti["try_number"] > 1
+        }
+        assert not retried, (retried, airflow_api.run_report(DAG_ID, run["dag_run_id"]))
     # Months the batch does not cover (the backfill's last three, the scheduled one) are
     # skipped whole (nothing built, nothing published; the run is a success, not a failure),
     # with the reason in resolve_run's log.

@@ -125,25 +125,37 @@ def write_build(lake: LocalLake, run_id: str) -> str:
     return prefix
 
 
-class PublishWhileListing(LocalLake):
-    """A lake on which another run publishes right after a refresh has listed the gold layer
-    of `watched`: as publish.py does, it names its own build the latest one and collects the
-    superseded build, before the refresh creates its views over that build's files."""
+class PublishDuring(LocalLake):
+    """A lake on which another run publishes (`publish(lake)`, once) right after the refresh
+    calls `method` on `key`: before it creates its views (`list` of a build's layer) or while
+    it writes the catalog (`put_file` of the lake's copy)."""
 
-    def __init__(self, root: Path, watched: str, publish) -> None:
+    def __init__(self, root: Path, method: str, key: str, publish) -> None:
         super().__init__(root)
-        self.watched, self.publish = watched, publish
+        self.method, self.key, self.publish = method, key, publish
+
+    def _called(self, method: str, key: str) -> None:
+        if (method, key) == (self.method, self.key) and self.publish:
+            publish, self.publish = self.publish, None
+            publish(self)
 
     def list(self, prefix: str) -> list[str]:
         keys = super().list(prefix)
-        if prefix == f"{self.watched}/gold" and self.publish:
-            publish, self.publish = self.publish, None
-            publish(self)
+        self._called("list", prefix)
         return keys
 
+    def put_file(self, local_path: Path, key: str) -> None:
+        super().put_file(local_path, key)
+        self._called("put_file", key)
 
+
+@pytest.mark.parametrize(
+    "method, key",
+    [("list", f"{run_build_prefix('first')}/gold"), ("put_file", "catalog/olist.duckdb")],
+    ids=["before-its-views", "while-it-writes"],
+)
 def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
-    tmp_path: Path,
+    tmp_path: Path, method: str, key: str
 ) -> None:
     first = write_build(LocalLake(tmp_path / "lake"), "first")
     replace_latest_build(LocalLake(tmp_path / "lake"), [first])
@@ -153,7 +165,7 @@ def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
         superseded = replace_latest_build(lake, [second])
         assert collect_garbage(lake, superseded_builds=superseded)["run_builds"] == [first]
 
-    lake = PublishWhileListing(tmp_path / "lake", first, second_run_publishes)
+    lake = PublishDuring(tmp_path / "lake", method, key, second_run_publishes)
     catalog = tmp_path / "catalog" / "olist.duckdb"
 
     views = refresh_catalog(lake, catalog)
@@ -161,9 +173,11 @@ def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
     assert lake.publish is None, "the publish was not injected"
     assert views == catalog_views(lake)
     assert run_build_prefix("second") in views["gold"]["customer_risk_tiers"]
-    with connect(catalog, read_only=True) as con:
-        for view in ("silver.slv_orders", "gold.customer_risk_tiers"):
-            assert con.execute(f"select run_id from {view}").fetchall() == [("second",)]
+    lake.get_file("catalog/olist.duckdb", tmp_path / "lake-copy.duckdb")
+    for path in (catalog, tmp_path / "lake-copy.duckdb"):
+        with connect(path, read_only=True) as con:
+            for view in ("silver.slv_orders", "gold.customer_risk_tiers"):
+                assert con.execute(f"select run_id from {view}").fetchall() == [("second",)]
 
 
 def test_a_file_missing_with_nothing_published_fails_the_refresh(tmp_path: Path) -> None:
@@ -173,7 +187,7 @@ def test_a_file_missing_with_nothing_published_fails_the_refresh(tmp_path: Path)
     def lose_a_file(lake: Lake) -> None:
         Path(lake.uri(f"{build}/{TIERS}")).unlink()
 
-    lake = PublishWhileListing(tmp_path / "lake", build, lose_a_file)
+    lake = PublishDuring(tmp_path / "lake", "list", f"{build}/gold", lose_a_file)
     catalog = tmp_path / "catalog" / "olist.duckdb"
 
     with pytest.raises(duckdb.IOException, match="customer_risk_tiers"):

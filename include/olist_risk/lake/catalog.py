@@ -14,8 +14,9 @@ lake path with a quote in it works.
 
 A publish running alongside a refresh (two runs of a backfill) may name a newer build, and remove
 the superseded one, between the refresh reading the lake and creating its views on those files.
-The refresh then reads the lake again and starts over; a missing file while the pointers and
-the latest build still name the same files is an error.
+The refresh then reads the lake again and starts over, as it does when a publish lands while it
+writes the catalog (which would otherwise name superseded files); a missing file while the
+pointers and the latest build still name the same files is an error.
 """
 
 from __future__ import annotations
@@ -119,22 +120,25 @@ def refresh_catalog(
     lake: Lake, catalog_path: Path, credentials: S3Credentials | None = None
 ) -> dict[str, dict[str, str]]:
     """Rebuild the catalog file from what the lake holds now; returns the views it made."""
-    for _ in range(REFRESH_ATTEMPTS - 1):
+    for _ in range(REFRESH_ATTEMPTS):
         named = _published_names(lake)
         views = catalog_views(lake)
         try:
             _write_catalog(lake, catalog_path, views, credentials)
-            return views
         except duckdb.IOException as error:
             if _published_names(lake) == named:
                 raise
-            log.warning(
-                "a publish named other files while the catalog was made (%s): again, on those",
-                str(error).splitlines()[0],
-            )
-    views = catalog_views(lake)
-    _write_catalog(lake, catalog_path, views, credentials)
-    return views
+            reason = str(error).splitlines()[0]
+        else:
+            # A publish that lands after this check refreshes the catalog itself, later.
+            if _published_names(lake) == named:
+                return views
+            reason = "the catalog written names superseded files"
+        log.warning("a publish named other files while the catalog was made (%s): again", reason)
+    raise RuntimeError(
+        f"the lake's pointers changed during each of {REFRESH_ATTEMPTS} catalog refreshes in a "
+        "row; the catalog may name superseded files until the next refresh"
+    )
 
 
 def _published_names(lake: Lake) -> list[bytes | None]:

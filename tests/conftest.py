@@ -31,8 +31,9 @@ from tests.isolation import (
 # `make test` hands whole files to workers in collection order (`--dist loadfile
 # --no-loadscope-reorder`; xdist's default reorder would put the files with most tests first),
 # and a long file that starts last alone sets the suite's wall time.
+E2E_PREFIX = "tests/e2e/"
 LONGEST_FIRST = (
-    "tests/e2e/",
+    E2E_PREFIX,
     "tests/dbt/test_project_runs.py",
     "tests/dbt/test_snapshot_builds.py",
     "tests/transform/test_layer_build.py",
@@ -56,9 +57,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # file on one worker, is its longest path: alone it takes 344 s, next to two busy workers 501 s.
 # The other workers yield to it (their dbt and Airflow children inherit the lower priority);
 # they still get whatever CPU it leaves, so nothing waits idle. A worker lowers its priority
-# once, and only when it runs something else than the e2e module.
-E2E_PREFIX = "tests/e2e/"
-YIELDING_NICENESS = 10
+# once, and only when it runs something else than the e2e module. Not lower: tests of
+# theirs wait on servers they start (moto, an API server) with deadlines of 30 s and more.
+YIELDING_NICENESS = 5
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -76,7 +76,9 @@ def e2e_env(moto_endpoint: str, e2e_bucket: str, e2e_landing: Path, e2e_root: Pa
     }
 
 
-@pytest.fixture(scope="session")
+# Module-scoped (one module uses it): stopped when the module ends, not left idling at full
+# priority while the worker runs other files.
+@pytest.fixture(scope="module")
 def airflow_cluster(e2e_root: Path, e2e_env: dict) -> Iterator[AirflowCluster]:
     """A started real Airflow in a fresh home (not the unit tests' one); stopped at the end."""
     cluster = AirflowCluster(e2e_root / "airflow-home", e2e_env, isolate_tasks=True)
@@ -87,7 +89,7 @@ def airflow_cluster(e2e_root: Path, e2e_env: dict) -> Iterator[AirflowCluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow_api(airflow_cluster: AirflowCluster) -> AirflowClient:
     """The REST client of the session's cluster (already holding a token)."""
     return airflow_cluster.client()

@@ -61,10 +61,10 @@ def build_full_refresh(root: Path) -> dict:
     return read_features(local.warehouse)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def full_refresh_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future]:
-    """Started with the module, so it builds while the first test mostly waits on Airflow,
-    rather than on the module's longest path, before the backfill test."""
+    """`build_full_refresh` in the background, from the start of the backfill test, so it
+    builds while the test waits on Airflow rather than before it."""
     with ThreadPoolExecutor(max_workers=1) as executor:
         yield executor.submit(build_full_refresh, tmp_path_factory.mktemp("full_refresh"))
 
@@ -188,7 +188,7 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
     airflow_api: AirflowClient,
     lake: S3Lake,
     credentials: S3Credentials,
-    full_refresh: dict,
+    full_refresh_build: Future,
 ) -> None:
     # Local is local (issue 11, item 7): every server of the cluster, started as `make
     # airflow` starts them, listens on 127.0.0.1 only (API server, log servers).
@@ -271,7 +271,7 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
     # Each backfilled snapshot equals the same snapshot of one full refresh of the batch. A
     # full refresh stops at the month after the last purchase (2017-04-01), and so do the
     # monthly runs: the later ones were skipped above.
-    refreshed = full_refresh
+    refreshed = full_refresh_build.result()
     assert sorted({snapshot.isoformat() for _, snapshot in refreshed}) == [
         "2017-02-01",
         "2017-03-01",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,7 @@ import pytest
 
 from include.olist_risk.feature_store.publish import collect_garbage, replace_latest_build
 from include.olist_risk.ingestion.batch import ingest_folder
-from include.olist_risk.lake.catalog import catalog_views, refresh_catalog
+from include.olist_risk.lake.catalog import REFRESH_ATTEMPTS, catalog_views, refresh_catalog
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
 from include.olist_risk.lake.layout import run_build_prefix
@@ -126,18 +127,20 @@ def write_build(lake: LocalLake, run_id: str) -> str:
 
 
 class PublishDuring(LocalLake):
-    """A lake on which another run publishes (`publish(lake)`, once) right after the refresh
-    calls `method` on `key`: before it creates its views (`list` of a build's layer) or while
-    it writes the catalog (`put_file` of the lake's copy)."""
+    """A lake on which another run publishes (`publish(lake)`, `times` times) right after the
+    refresh calls `method` on `key`: before it creates its views (`list` of a build's layer)
+    or while it writes the catalog (`put_file` of the lake's copy)."""
 
-    def __init__(self, root: Path, method: str, key: str, publish) -> None:
+    def __init__(
+        self, root: Path, method: str, key: str, publish: Callable[[Lake], None], times: int = 1
+    ) -> None:
         super().__init__(root)
-        self.method, self.key, self.publish = method, key, publish
+        self.method, self.key, self.publish, self.times = method, key, publish, times
 
     def _called(self, method: str, key: str) -> None:
-        if (method, key) == (self.method, self.key) and self.publish:
-            publish, self.publish = self.publish, None
-            publish(self)
+        if (method, key) == (self.method, self.key) and self.times:
+            self.times -= 1
+            self.publish(self)
 
     def list(self, prefix: str) -> list[str]:
         keys = super().list(prefix)
@@ -170,7 +173,7 @@ def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
 
     views = refresh_catalog(lake, catalog)
 
-    assert lake.publish is None, "the publish was not injected"
+    assert lake.times == 0, "the publish was not injected"
     assert views == catalog_views(lake)
     assert run_build_prefix("second") in views["gold"]["customer_risk_tiers"]
     lake.get_file("catalog/olist.duckdb", tmp_path / "lake-copy.duckdb")
@@ -194,3 +197,22 @@ def test_a_file_missing_with_nothing_published_fails_the_refresh(tmp_path: Path)
         refresh_catalog(lake, catalog)
 
     assert not catalog.exists() and not lake.exists("catalog/olist.duckdb")
+
+
+def test_a_refresh_overtaken_by_publish_after_publish_gives_up_saying_so(tmp_path: Path) -> None:
+    build = write_build(LocalLake(tmp_path / "lake"), "run-0")
+    replace_latest_build(LocalLake(tmp_path / "lake"), [build])
+    published = []
+
+    def another_run_publishes(lake: Lake) -> None:
+        newer = write_build(lake, f"run-{len(published) + 1}")
+        collect_garbage(lake, superseded_builds=replace_latest_build(lake, [newer]))
+        lake.key = f"{newer}/gold"  # and again once the refresh lists the newer build
+        published.append(newer)
+
+    lake = PublishDuring(tmp_path / "lake", "list", f"{build}/gold", another_run_publishes, 99)
+
+    with pytest.raises(RuntimeError, match=f"overtook each of {REFRESH_ATTEMPTS} catalog"):
+        refresh_catalog(lake, tmp_path / "catalog" / "olist.duckdb")
+
+    assert len(published) == REFRESH_ATTEMPTS

@@ -16,7 +16,8 @@ A publish running alongside a refresh (two runs of a backfill) may name a newer 
 the superseded one, between the refresh reading the lake and creating its views on those files.
 The refresh then reads the lake again and starts over, as it does when a publish lands while it
 writes the catalog (which would otherwise name superseded files); a missing file while the
-pointers and the latest build still name the same files is an error.
+pointers and the latest build still name the same files is an error. Between a publish and
+its own refresh, the `gold` layer views of a catalog made before may name the removed build.
 """
 
 from __future__ import annotations
@@ -120,25 +121,30 @@ def refresh_catalog(
     lake: Lake, catalog_path: Path, credentials: S3Credentials | None = None
 ) -> dict[str, dict[str, str]]:
     """Rebuild the catalog file from what the lake holds now; returns the views it made."""
-    for _ in range(REFRESH_ATTEMPTS):
+    attempt = 0
+    while True:
+        attempt += 1
         named = _published_names(lake)
-        views = catalog_views(lake)
         try:
+            views = catalog_views(lake)
             _write_catalog(lake, catalog_path, views, credentials)
-        except duckdb.IOException as error:
+        # FileNotFoundError: a local lake's folder removed while it was listed
+        except (duckdb.IOException, FileNotFoundError) as error:
             if _published_names(lake) == named:
                 raise
-            reason = str(error).splitlines()[0]
-        else:
-            # A publish that lands after this check refreshes the catalog itself, later.
-            if _published_names(lake) == named:
-                return views
-            reason = "the catalog written names superseded files"
-        log.warning("a publish named other files while the catalog was made (%s): again", reason)
-    raise RuntimeError(
-        f"the lake's pointers changed during each of {REFRESH_ATTEMPTS} catalog refreshes in a "
-        "row; the catalog may name superseded files until the next refresh"
-    )
+            if attempt == REFRESH_ATTEMPTS:
+                raise RuntimeError(
+                    f"publishes overtook each of {REFRESH_ATTEMPTS} catalog refreshes in a row"
+                ) from error
+            first_line = str(error).splitlines()[0]
+            log.warning("a publish overtook the catalog refresh (%s): again", first_line)
+            continue
+        # Overtaken after its views were made, the catalog names superseded files; the
+        # publish that overtook it refreshes the catalog after it anyway, but maybe (without
+        # the one-slot pool) before this one renamed its file, so start over while it can.
+        if _published_names(lake) == named or attempt == REFRESH_ATTEMPTS:
+            return views
+        log.warning("a publish overtook the catalog refresh while it wrote the catalog: again")
 
 
 def _published_names(lake: Lake) -> list[bytes | None]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -54,24 +52,12 @@ def lake(e2e_s3: Any, e2e_env: dict) -> S3Lake:
     return S3Lake(e2e_env["OLIST_LAKE_URI"], e2e_s3)
 
 
-def build_full_refresh(root: Path) -> dict:
+@pytest.fixture(scope="module")
+def full_refresh(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The tiny batch's features from one plain local `dbt build` (every snapshot)."""
-    local = make_lake(root, write_batch)
+    local = make_lake(tmp_path_factory.mktemp("full_refresh"), write_batch)
     local.dbt("build")
     return read_features(local.warehouse)
-
-
-@pytest.fixture(scope="module")
-def full_refresh_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future]:
-    """`build_full_refresh` in the background, from the start of the backfill test, so it
-    builds while the test waits on Airflow rather than before it."""
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        yield executor.submit(build_full_refresh, tmp_path_factory.mktemp("full_refresh"))
-
-
-@pytest.fixture(scope="module")
-def full_refresh(full_refresh_build: Future) -> dict:
-    return full_refresh_build.result()
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +174,7 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
     airflow_api: AirflowClient,
     lake: S3Lake,
     credentials: S3Credentials,
-    full_refresh_build: Future,
+    full_refresh: dict,
 ) -> None:
     # Local is local (issue 11, item 7): every server of the cluster, started as `make
     # airflow` starts them, listens on 127.0.0.1 only (API server, log servers).
@@ -271,7 +257,7 @@ def test_a_six_month_backfill_publishes_what_a_full_refresh_builds(
     # Each backfilled snapshot equals the same snapshot of one full refresh of the batch. A
     # full refresh stops at the month after the last purchase (2017-04-01), and so do the
     # monthly runs: the later ones were skipped above.
-    refreshed = full_refresh_build.result()
+    refreshed = full_refresh
     assert sorted({snapshot.isoformat() for _, snapshot in refreshed}) == [
         "2017-02-01",
         "2017-03-01",

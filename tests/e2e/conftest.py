@@ -91,5 +91,5 @@ def airflow_cluster(e2e_root: Path, e2e_env: dict) -> Iterator[AirflowCluster]:
 
 @pytest.fixture(scope="module")
 def airflow_api(airflow_cluster: AirflowCluster) -> AirflowClient:
-    """The REST client of the session's cluster (already holding a token)."""
+    """The REST client of the module's cluster (already holding a token)."""
     return airflow_cluster.client()

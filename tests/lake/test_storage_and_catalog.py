@@ -9,14 +9,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.olist_risk.feature_store.publish import collect_garbage, replace_latest_build
+from include.olist_risk.feature_store.publish import (
+    MODEL_DIR,
+    collect_garbage,
+    replace_latest_build,
+)
 from include.olist_risk.ingestion.batch import ingest_folder
 from include.olist_risk.lake.catalog import REFRESH_ATTEMPTS, catalog_views, refresh_catalog
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
 from include.olist_risk.lake.layout import run_build_prefix
 from include.olist_risk.lake.storage import Lake, LocalLake, S3Lake, read_json, write_json
+from tests.feature_store.publish_helpers import build
 from tests.ingestion.conftest import ROWS, write_batch
+
+MODEL = MODEL_DIR.removeprefix("gold/")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -113,17 +120,12 @@ def test_catalog_views_work_on_a_lake_path_with_a_quote(tmp_path: Path) -> None:
         assert con.execute("select count(*) from raw.orders").fetchone()[0] == len(ROWS["orders"])
 
 
-TIERS = "gold/customer_risk_tiers/snapshot_date=2017-04-01/data_0.parquet"
+SNAPSHOTS = {"2017-04-01": 2}
 
 
-def write_build(lake: LocalLake, run_id: str) -> str:
-    """A run's build as the catalog reads it: one file per model, gold partitioned."""
-    prefix = run_build_prefix(run_id)
-    for key in (f"{prefix}/silver/slv_orders.parquet", f"{prefix}/{TIERS}"):
-        path = Path(lake.uri(key))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        duckdb.sql(f"copy (select '{run_id}' as run_id) to '{path}' (format parquet)")
-    return prefix
+def run_build(lake: Lake, run_id: str, tmp: Path) -> str:
+    """A run's gold build (`build`: the run's id in a column of every row)."""
+    return build(lake, run_id, SNAPSHOTS, "batch-1", tmp / run_id)
 
 
 class PublishDuring(LocalLake):
@@ -160,11 +162,11 @@ class PublishDuring(LocalLake):
 def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
     tmp_path: Path, method: str, key: str
 ) -> None:
-    first = write_build(LocalLake(tmp_path / "lake"), "first")
+    first = run_build(LocalLake(tmp_path / "lake"), "first", tmp_path)
     replace_latest_build(LocalLake(tmp_path / "lake"), [first])
 
     def second_run_publishes(lake: Lake) -> None:
-        second = write_build(lake, "second")
+        second = run_build(lake, "second", tmp_path)
         superseded = replace_latest_build(lake, [second])
         assert collect_garbage(lake, superseded_builds=superseded)["run_builds"] == [first]
 
@@ -175,42 +177,42 @@ def test_a_publish_during_a_refresh_makes_it_start_over_on_the_newer_build(
 
     assert lake.times == 0, "the publish was not injected"
     assert views == catalog_views(lake)
-    assert run_build_prefix("second") in views["gold"]["customer_risk_tiers"]
+    assert run_build_prefix("second") in views["gold"][MODEL]
     lake.get_file("catalog/olist.duckdb", tmp_path / "lake-copy.duckdb")
     for path in (catalog, tmp_path / "lake-copy.duckdb"):
         with connect(path, read_only=True) as con:
-            for view in ("silver.slv_orders", "gold.customer_risk_tiers"):
-                assert con.execute(f"select run_id from {view}").fetchall() == [("second",)]
+            assert con.execute(f"select distinct run from gold.{MODEL}").fetchall() == [("second",)]
 
 
 def test_a_file_missing_with_nothing_published_fails_the_refresh(tmp_path: Path) -> None:
-    build = write_build(LocalLake(tmp_path / "lake"), "only")
-    replace_latest_build(LocalLake(tmp_path / "lake"), [build])
+    only = run_build(LocalLake(tmp_path / "lake"), "only", tmp_path)
+    replace_latest_build(LocalLake(tmp_path / "lake"), [only])
 
     def lose_a_file(lake: Lake) -> None:
-        Path(lake.uri(f"{build}/{TIERS}")).unlink()
+        for key in lake.list(f"{only}/gold"):
+            Path(lake.uri(key)).unlink()
 
-    lake = PublishDuring(tmp_path / "lake", "list", f"{build}/gold", lose_a_file)
+    lake = PublishDuring(tmp_path / "lake", "list", f"{only}/gold", lose_a_file)
     catalog = tmp_path / "catalog" / "olist.duckdb"
 
-    with pytest.raises(duckdb.IOException, match="customer_risk_tiers"):
+    with pytest.raises(duckdb.IOException, match=MODEL):
         refresh_catalog(lake, catalog)
 
     assert not catalog.exists() and not lake.exists("catalog/olist.duckdb")
 
 
 def test_a_refresh_overtaken_by_publish_after_publish_gives_up_saying_so(tmp_path: Path) -> None:
-    build = write_build(LocalLake(tmp_path / "lake"), "run-0")
-    replace_latest_build(LocalLake(tmp_path / "lake"), [build])
+    first = run_build(LocalLake(tmp_path / "lake"), "run-0", tmp_path)
+    replace_latest_build(LocalLake(tmp_path / "lake"), [first])
     published = []
 
     def another_run_publishes(lake: Lake) -> None:
-        newer = write_build(lake, f"run-{len(published) + 1}")
+        newer = run_build(lake, f"run-{len(published) + 1}", tmp_path)
         collect_garbage(lake, superseded_builds=replace_latest_build(lake, [newer]))
         lake.key = f"{newer}/gold"  # and again once the refresh lists the newer build
         published.append(newer)
 
-    lake = PublishDuring(tmp_path / "lake", "list", f"{build}/gold", another_run_publishes, 99)
+    lake = PublishDuring(tmp_path / "lake", "list", f"{first}/gold", another_run_publishes, 99)
 
     with pytest.raises(RuntimeError, match=f"overtook each of {REFRESH_ATTEMPTS} catalog"):
         refresh_catalog(lake, tmp_path / "catalog" / "olist.duckdb")

@@ -13,12 +13,13 @@ import duckdb
 import pytest
 
 from include.olist_risk.feature_store.coverage import (
+    RULE,
     BatchCoverage,
     batch_coverage,
     month_start_after,
 )
-from include.olist_risk.lake.layout import POINTER_KEY, table_key
-from include.olist_risk.lake.storage import LocalLake
+from include.olist_risk.lake.layout import POINTER_KEY, batch_coverage_key, table_key
+from include.olist_risk.lake.storage import LocalLake, write_json
 from include.olist_risk.olist.tables import TABLES
 
 BATCH = "b-coverage"
@@ -97,6 +98,36 @@ def test_a_batch_without_included_orders_covers_nothing(lake: LocalLake) -> None
     assert coverage == BatchCoverage(BATCH, None, None)
     assert coverage.first_snapshot is None and coverage.last_snapshot is None
     assert "has no included orders" in coverage.describe()
+
+
+@pytest.mark.parametrize("included", [True, False], ids=["orders", "no-included-orders"])
+def test_a_batch_is_read_once_and_later_runs_read_the_span_it_kept(
+    lake: LocalLake, included: bool
+) -> None:
+    if not included:
+        write_raw(lake, "orders", [order("o3", "c3", "2017-01-02 00:00:00")])
+    first = batch_coverage(lake, BATCH)
+    assert lake.exists(batch_coverage_key(BATCH, RULE))
+    # The raw tables gone: what comes back can only be what the first read kept.
+    for table in ("orders", "customers"):
+        Path(lake.uri(table_key(table, BATCH))).unlink()
+
+    again = batch_coverage(lake, BATCH)
+
+    assert again == first
+    assert (again.earliest_purchase is not None) == included
+
+
+def test_a_span_kept_under_another_rule_is_not_read(lake: LocalLake) -> None:
+    write_json(
+        lake,
+        batch_coverage_key(BATCH, "another-rule"),
+        {"batch_id": BATCH, "earliest_purchase": "2001-01-01T00:00:00", "latest_purchase": None},
+    )
+
+    coverage = batch_coverage(lake, BATCH)
+
+    assert coverage.earliest_purchase == datetime(2016, 12, 31, 23, 59, 59)
 
 
 @pytest.mark.parametrize(

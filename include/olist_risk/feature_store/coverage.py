@@ -9,17 +9,24 @@ moves the range.
 Computed from the batch's raw Parquet (all text, as delivered) with the same cleaning bronze
 applies (`clean_text`: trimmed, empty is NULL), in one query, before any dbt runs: the
 feature-store DAG decides from it whether a run's snapshot has data at all.
+
+That query reads every order of the batch, so it grows with the history while a monthly run
+builds one month. A batch never changes (its id is its checksum), so the first run that reads
+its span keeps it beside the batch's manifest and every later run reads that file instead.
+The file is named by a hash of the query: a changed rule is computed again, never read from
+what the old one kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
-from include.olist_risk.lake.layout import table_key
-from include.olist_risk.lake.storage import Lake
+from include.olist_risk.lake.layout import batch_coverage_key, table_key
+from include.olist_risk.lake.storage import Lake, read_json, write_json
 
 # Parameters, not string-built SQL: a lake path may contain quotes or spaces.
 _PURCHASE_RANGE = """
@@ -38,6 +45,7 @@ _PURCHASE_RANGE = """
     from included
     where purchased_at is not null
 """
+RULE = hashlib.sha256(_PURCHASE_RANGE.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,19 @@ def month_start_after(instant: datetime) -> date:
     return date(instant.year + instant.month // 12, instant.month % 12 + 1, 1)
 
 
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
 def batch_coverage(
     lake: Lake, batch_id: str, credentials: S3Credentials | None = None
 ) -> BatchCoverage:
+    key = batch_coverage_key(batch_id, RULE)
+    if lake.exists(key):
+        kept = read_json(lake, key)
+        return BatchCoverage(
+            batch_id, _instant(kept["earliest_purchase"]), _instant(kept["latest_purchase"])
+        )
     with connect(credentials=credentials) as con:
         earliest, latest = con.execute(
             _PURCHASE_RANGE,
@@ -82,4 +100,13 @@ def batch_coverage(
                 "customers": lake.uri(table_key("customers", batch_id)),
             },
         ).fetchone()
+    write_json(
+        lake,
+        key,
+        {
+            "batch_id": batch_id,
+            "earliest_purchase": None if earliest is None else earliest.isoformat(),
+            "latest_purchase": None if latest is None else latest.isoformat(),
+        },
+    )
     return BatchCoverage(batch_id, earliest, latest)

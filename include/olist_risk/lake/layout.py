@@ -6,6 +6,8 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
     raw/_batches/<batch_id>/tables/<table>.json          what staging measured for one table
     raw/_batches/<batch_id>/manifest.json                the whole batch: checksums, row counts
     raw/_batches/<batch_id>/held.json                    why the batch gates held it back
+    raw/_batches/<batch_id>/coverage-<rule>.json         its included purchases' span, kept
+                                                         by the first run that read it
     raw/_current.json                                    the pointer readers follow
     quarantine/<batch_id>/<file>[.reason.json]           a rejected file and why
     warehouse/batches/<batch_id>/<code>/run=<run_id>/{bronze,silver,gold}/...
@@ -90,6 +92,10 @@ def batch_manifest_key(batch_id: str) -> str:
 
 def batch_held_key(batch_id: str) -> str:
     return f"{RAW_PREFIX}/_batches/{batch_id}/held.json"
+
+
+def batch_coverage_key(batch_id: str, rule: str) -> str:
+    return f"{RAW_PREFIX}/_batches/{batch_id}/coverage-{rule}.json"
 
 
 def quarantine_key(batch_id: str, file_name: str) -> str:

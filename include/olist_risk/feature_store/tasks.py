@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -75,17 +74,7 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
     runtime = load_runtime()
     thresholds = HealthThresholds.from_env()  # a bad setting fails before anything is scanned
     run = context["ti"].xcom_pull(task_ids="resolve_run")
-    # Soda runs in a process of its own: the statistics are computed while it scans.
-    with ThreadPoolExecutor(max_workers=1) as soda:
-        scanning = soda.submit(scan, runtime, [run["build_prefix"]], contracts_for("gold"))
-        health = audit_feature_health(
-            runtime.lake,
-            run["build_prefix"],
-            full_refresh=not run["snapshot_date"],
-            thresholds=thresholds,
-            credentials=runtime.credentials,
-        )
-        results = scanning.result()
+    results = scan(runtime, [run["build_prefix"]], contracts_for("gold"))
     links = write_reports(
         runtime.lake,
         results,
@@ -98,6 +87,13 @@ def audit(context: dict[str, Any]) -> dict[str, Any]:
     )
     for link in links:
         log.info("Soda report: %s", link)
+    health = audit_feature_health(
+        runtime.lake,
+        run["build_prefix"],
+        full_refresh=not run["snapshot_date"],
+        thresholds=thresholds,
+        credentials=runtime.credentials,
+    )
     for line in health.warnings:
         log.warning("feature health (reported, not blocking): %s", line)
     for snapshot, key in health.stats_keys.items():

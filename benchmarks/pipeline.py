@@ -36,6 +36,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,11 +158,16 @@ def report(label: str, airflow: Cost, dbt: Cost) -> None:
     )
 
 
+def positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def print_median(label: str, how: str, ratios: list[float]) -> None:
-    ordered = sorted(ratios)
     print(
-        f"{label:<18} {how}: median ratio (wall) of {len(ordered)} pairs "
-        f"{ordered[len(ordered) // 2]:4.2f}x (from {ordered[0]:4.2f}x to {ordered[-1]:4.2f}x)"
+        f"{label:<18} {how}: median ratio (wall) of {len(ratios)} pairs "
+        f"{statistics.median(ratios):4.2f}x (from {min(ratios):4.2f}x to {max(ratios):4.2f}x)"
     )
 
 
@@ -246,7 +252,7 @@ def main() -> None:
     parser.add_argument("--scheduler", action="store_true", help="also under a real scheduler")
     parser.add_argument(
         "--snapshot-pairs",
-        type=int,
+        type=positive,
         default=3,
         help="times the monthly run and its one-process build are measured, one after the other",
     )
@@ -291,10 +297,10 @@ def main() -> None:
         print_median(
             f"snapshot {SNAPSHOT}", "airflow dags test", [a.wall / d.wall for a, d in months]
         )
-        month = sorted(months, key=lambda pair: pair[0].wall)[len(months) // 2][0]
         print(
-            f"Airflow single snapshot (median) / Airflow full refresh: wall "
-            f"{month.wall / full.wall:.2f}, cpu {month.cpu / full.cpu:.2f}"
+            f"Airflow single snapshot (median of {len(months)}) / Airflow full refresh: wall "
+            f"{statistics.median(a.wall for a, _ in months) / full.wall:.2f}, "
+            f"cpu {statistics.median(a.cpu for a, _ in months) / full.cpu:.2f}"
         )
         if args.scheduler:
             under_scheduler(Path(tmp), data / "landing", env, args.snapshot_pairs)

@@ -12,11 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from include.olist_risk.feature_store import coverage as coverage_module
 from include.olist_risk.feature_store.coverage import (
-    RULE,
     BatchCoverage,
     batch_coverage,
     month_start_after,
+    rule,
 )
 from include.olist_risk.lake.layout import POINTER_KEY, batch_coverage_key, table_key
 from include.olist_risk.lake.storage import LocalLake, write_json
@@ -100,34 +101,80 @@ def test_a_batch_without_included_orders_covers_nothing(lake: LocalLake) -> None
     assert "has no included orders" in coverage.describe()
 
 
-@pytest.mark.parametrize("included", [True, False], ids=["orders", "no-included-orders"])
-def test_a_batch_is_read_once_and_later_runs_read_the_span_it_kept(
-    lake: LocalLake, included: bool
-) -> None:
-    if not included:
-        write_raw(lake, "orders", [order("o3", "c3", "2017-01-02 00:00:00")])
-    first = batch_coverage(lake, BATCH)
-    assert lake.exists(batch_coverage_key(BATCH, RULE))
-    # The raw tables gone: what comes back can only be what the first read kept.
+def drop_raw_tables(lake: LocalLake) -> None:
     for table in ("orders", "customers"):
         Path(lake.uri(table_key(table, BATCH))).unlink()
 
-    again = batch_coverage(lake, BATCH)
 
-    assert again == first
-    assert (again.earliest_purchase is not None) == included
+@pytest.mark.parametrize(
+    "orders",
+    [
+        None,  # the fixture's
+        [order("o2", "c2", "2018-05-31 23:59:59.25"), order("o8", "c5", "2016-12-31 08:00:00")],
+        [order("o3", "c3", "2017-01-02 00:00:00")],  # no included order
+    ],
+    ids=["whole-seconds", "fractions-of-a-second", "no-included-orders"],
+)
+def test_later_reads_of_a_batch_return_the_span_the_first_one_kept(
+    lake: LocalLake, orders: list[dict[str, str | None]] | None
+) -> None:
+    if orders is not None:
+        write_raw(lake, "orders", orders)
+    first = batch_coverage(lake, BATCH)
+    drop_raw_tables(lake)  # from now on, only what the first read kept can answer
+
+    assert batch_coverage(lake, BATCH) == first
 
 
-def test_a_span_kept_under_another_rule_is_not_read(lake: LocalLake) -> None:
+def test_the_kept_span_is_read_from_the_lake(lake: LocalLake) -> None:
+    batch_coverage(lake, BATCH)
+    # as another process would find it: a file in the lake, not anything held in memory
     write_json(
         lake,
-        batch_coverage_key(BATCH, "another-rule"),
-        {"batch_id": BATCH, "earliest_purchase": "2001-01-01T00:00:00", "latest_purchase": None},
+        batch_coverage_key(BATCH, rule()),
+        {"batch_id": BATCH, "earliest_purchase": "2016-05-04T03:02:01.5", "latest_purchase": None},
     )
 
     coverage = batch_coverage(lake, BATCH)
 
+    assert coverage == BatchCoverage(BATCH, datetime(2016, 5, 4, 3, 2, 1, 500000), None)
+
+
+def test_a_changed_query_reads_the_orders_again(
+    lake: LocalLake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_coverage(lake, BATCH)
+    old = batch_coverage_key(BATCH, rule())
+    write_json(lake, old, {"batch_id": BATCH, "earliest_purchase": None, "latest_purchase": None})
+    monkeypatch.setattr(coverage_module, "_PURCHASE_RANGE", coverage_module._PURCHASE_RANGE + " ")
+
+    coverage = batch_coverage(lake, BATCH)
+
     assert coverage.earliest_purchase == datetime(2016, 12, 31, 23, 59, 59)
+    assert batch_coverage_key(BATCH, rule()) != old
+    assert lake.exists(batch_coverage_key(BATCH, rule()))
+
+
+class RefusingLake(LocalLake):
+    """A lake this DAG may read but not write (e.g. a raw area owned by ingestion)."""
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        raise PermissionError(f"{key}: read-only")
+
+
+@pytest.mark.parametrize("trouble", ["unreadable", "unwritable"])
+def test_a_span_that_cannot_be_kept_or_read_back_costs_the_query_not_the_run(
+    lake: LocalLake, trouble: str
+) -> None:
+    if trouble == "unreadable":
+        lake.write_bytes(batch_coverage_key(BATCH, rule()), b"{not json")
+    else:
+        lake = RefusingLake(lake.root)
+
+    coverage = batch_coverage(lake, BATCH)
+
+    assert coverage.earliest_purchase == datetime(2016, 12, 31, 23, 59, 59)
+    assert coverage.latest_purchase == datetime(2018, 5, 31, 23, 59, 59)
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,17 @@ applies (`clean_text`: trimmed, empty is NULL), in one query, before any dbt run
 feature-store DAG decides from it whether a run's snapshot has data at all.
 
 That query reads every order of the batch, so it grows with the history while a monthly run
-builds one month. A batch never changes (its id is its checksum), so the first run that reads
-its span keeps it beside the batch's manifest and every later run reads that file instead.
-The file is named by a hash of the query: a changed rule is computed again, never read from
-what the old one kept.
+builds one month. A batch's raw tables are the delivered files as text and its id is their
+checksum, so the span of a batch id never changes: the first run that reads it keeps it beside
+the batch's manifest and later runs read that file instead. The file is named by a hash of the
+query, so a changed rule reads the orders again. Keeping it is best effort: a lake that
+refuses the write, or a kept file that cannot be read, costs the query, never the run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,6 +29,8 @@ from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
 from include.olist_risk.lake.layout import batch_coverage_key, table_key
 from include.olist_risk.lake.storage import Lake, read_json, write_json
+
+log = logging.getLogger(__name__)
 
 # Parameters, not string-built SQL: a lake path may contain quotes or spaces.
 _PURCHASE_RANGE = """
@@ -45,7 +49,6 @@ _PURCHASE_RANGE = """
     from included
     where purchased_at is not null
 """
-RULE = hashlib.sha256(_PURCHASE_RANGE.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,33 @@ def _instant(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def batch_coverage(
-    lake: Lake, batch_id: str, credentials: S3Credentials | None = None
-) -> BatchCoverage:
-    key = batch_coverage_key(batch_id, RULE)
-    if lake.exists(key):
+def rule() -> str:
+    """What names a kept span: the query that computed it."""
+    return hashlib.sha256(_PURCHASE_RANGE.encode()).hexdigest()[:12]
+
+
+def _kept(lake: Lake, key: str, batch_id: str) -> BatchCoverage | None:
+    if not lake.exists(key):
+        return None
+    try:
         kept = read_json(lake, key)
         return BatchCoverage(
             batch_id, _instant(kept["earliest_purchase"]), _instant(kept["latest_purchase"])
         )
+    except (KeyError, TypeError, ValueError):
+        log.warning(
+            "cannot read %s; reading the batch's orders instead", lake.uri(key), exc_info=True
+        )
+        return None
+
+
+def batch_coverage(
+    lake: Lake, batch_id: str, credentials: S3Credentials | None = None
+) -> BatchCoverage:
+    key = batch_coverage_key(batch_id, rule())
+    kept = _kept(lake, key, batch_id)
+    if kept is not None:
+        return kept
     with connect(credentials=credentials) as con:
         earliest, latest = con.execute(
             _PURCHASE_RANGE,
@@ -100,13 +121,16 @@ def batch_coverage(
                 "customers": lake.uri(table_key("customers", batch_id)),
             },
         ).fetchone()
-    write_json(
-        lake,
-        key,
-        {
-            "batch_id": batch_id,
-            "earliest_purchase": None if earliest is None else earliest.isoformat(),
-            "latest_purchase": None if latest is None else latest.isoformat(),
-        },
-    )
+    try:
+        write_json(
+            lake,
+            key,
+            {
+                "batch_id": batch_id,
+                "earliest_purchase": None if earliest is None else earliest.isoformat(),
+                "latest_purchase": None if latest is None else latest.isoformat(),
+            },
+        )
+    except Exception:
+        log.warning("could not keep the span in %s", lake.uri(key), exc_info=True)
     return BatchCoverage(batch_id, earliest, latest)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,7 @@ from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.layout import (
     FEATURE_STORE_POINTER_KEY,
     LATEST_BUILD_KEY,
+    POINTER_KEY,
     PUBLICATIONS_PREFIX,
     run_build_prefix,
 )
@@ -315,6 +317,61 @@ def test_a_monthly_run_on_another_batch_or_code_is_refused_and_publishes_nothing
     assert lake.read_bytes(FEATURE_STORE_POINTER_KEY) == pointer
     assert lake.list(PUBLICATIONS_PREFIX) == publications
     assert_readers_see(lake, tmp_path, None, old)
+
+
+class IngestsMeanwhile:
+    """The lake, except that ingestion publishes raw batch `batch` right after the publish's
+    first write: between its up-front checks and its flip."""
+
+    def __init__(self, lake: Lake, batch: str) -> None:
+        self._lake = lake
+        self._batch = batch
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._lake, name)
+        if name != "put_file":
+            return attribute
+
+        def put_file(*args: Any, **kwargs: Any) -> Any:
+            written = attribute(*args, **kwargs)
+            write_json(self._lake, POINTER_KEY, {"batch_id": self._batch})
+            return written
+
+        return put_file
+
+
+def test_a_full_refresh_of_a_batch_ingestion_has_since_replaced_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A slow full refresh of delivery A must not replace the set a full refresh of the newer
+    delivery B published first; and one that starts its publish before B arrives is refused
+    at the flip."""
+    lake = LocalLake(tmp_path / "lake")
+    write_json(lake, POINTER_KEY, {"batch_id": "batch-b"})
+    build(lake, "refresh-a", OLD, "batch-a", tmp_path / "a")
+    build(lake, "refresh-b", NEW, "batch-b", tmp_path / "b")
+    publish(lake, "refresh-b", "batch-b", full_refresh=True)
+    pointer = lake.read_bytes(FEATURE_STORE_POINTER_KEY)
+
+    with pytest.raises(PublishRefused, match=r"raw batch batch-a, .* published batch batch-b"):
+        publish(lake, "refresh-a", "batch-a", full_refresh=True)
+    assert lake.read_bytes(FEATURE_STORE_POINTER_KEY) == pointer
+
+    write_json(lake, POINTER_KEY, {"batch_id": "batch-a"})
+    with pytest.raises(PublishRefused, match=r"since published batch batch-c"):
+        publish_snapshots(
+            IngestsMeanwhile(lake, "batch-c"),
+            run_build_prefix("refresh-a"),
+            raw_batch_id="batch-a",
+            version=CODE,
+            run_id="refresh-a",
+            full_refresh=True,
+        )
+    assert lake.read_bytes(FEATURE_STORE_POINTER_KEY) == pointer
+    # a monthly run adds its snapshot to a set from its own batch, whichever batch is newest
+    build(lake, "monthly-b", {"2017-05-01": 2}, "batch-b", tmp_path / "m")
+    publish(lake, "monthly-b", "batch-b", full_refresh=False)
+    assert sorted(read_current_set(lake)["snapshots"]) == [*sorted(NEW), "2017-05-01"]
 
 
 def test_a_monthly_run_on_an_empty_store_publishes_its_snapshot(tmp_path: Path) -> None:

@@ -28,7 +28,9 @@ that garbage collection removes later. A retry writes a new publication and flip
 What the new set is:
 
 - **Full refresh**: exactly the run's snapshots. The previous set is replaced entirely, so
-  snapshots the new batch no longer covers leave the current set.
+  snapshots the new batch no longer covers leave the current set. Only from the raw batch
+  ingestion published last (checked again at the flip): a full refresh of an older delivery
+  that finishes late is refused rather than replace a newer batch's set.
 - **One snapshot** (a monthly run, a backfill, a re-run): the current set with that snapshot
   replaced or added, if the current set was published from the same raw batch and code version
   as the run. Otherwise the run is refused (`PublishRefused`) and publishes nothing: adding it
@@ -77,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from include.olist_risk.config import env_number
+from include.olist_risk.ingestion.batch import current_batch_id
 from include.olist_risk.lake.catalog import read_current_set
 from include.olist_risk.lake.credentials import S3Credentials
 from include.olist_risk.lake.duckdb_engine import connect
@@ -243,6 +246,18 @@ def _check_joinable(
         )
 
 
+def _check_latest_batch(lake: Lake, *, full_refresh: bool, raw_batch_id: str) -> None:
+    """A full refresh replaces the whole set: only from the current raw batch (docstring)."""
+    current = current_batch_id(lake)
+    if full_refresh and current is not None and current != raw_batch_id:
+        raise PublishRefused(
+            f"this full refresh read raw batch {raw_batch_id}, but ingestion has since published "
+            f"batch {current}: replacing the whole feature store with the older delivery could "
+            "undo a newer one, so nothing was published. Trigger a full refresh "
+            '({"full_refresh": true}) to build the current batch.'
+        )
+
+
 def _next_set(
     current: dict[str, Any] | None,
     entries: dict[str, dict[str, Any]],
@@ -272,6 +287,7 @@ def publish_snapshots(
     if not partitions:
         raise RuntimeError(f"nothing to publish: no partitions under {lake.uri(build_prefix)}")
     # Refuse before copying anything when the answer is already known; checked again at the flip.
+    _check_latest_batch(lake, full_refresh=full_refresh, raw_batch_id=raw_batch_id)
     _check_joinable(
         read_current_set(lake),
         full_refresh=full_refresh,
@@ -291,6 +307,7 @@ def publish_snapshots(
     for attempt in range(FLIP_ATTEMPTS):
         data, token = lake.read_versioned(FEATURE_STORE_POINTER_KEY)
         current = json.loads(data) if data is not None else None
+        _check_latest_batch(lake, full_refresh=full_refresh, raw_batch_id=raw_batch_id)
         snapshots = _next_set(
             current,
             entries,

@@ -12,12 +12,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.utils.types import DagRunType
 
-from include.olist_risk.feature_store.coverage import BatchCoverage
 from include.olist_risk.feature_store.resolve import (
     SnapshotOutsideData,
     resolve_run,
     snapshot_for_run,
 )
+from include.olist_risk.ingestion.coverage import BatchCoverage
 from tests.isolation import PROJECT_ROOT
 
 

@@ -409,6 +409,38 @@ def test_the_container_builds_keeps_results_in_the_lake_and_a_retry_reruns_only_
     )
 
 
+def test_a_full_refresh_starts_from_an_empty_run_folder_also_on_s3(
+    container: tuple[dict[str, str], Path, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB cannot delete on S3, so dbt's full refresh there overwrites the partitions it
+    writes and leaves the others: a run cleared after a corrected batch that covers fewer
+    months would keep (and publish) its earlier try's later snapshots. The layer build empties
+    the run's folder of the layer first (of the layer only), except for a retry of what
+    failed, which builds on the earlier try's output."""
+    from include.olist_risk.transform.layer_container import main
+
+    env, _, s3, bucket = container
+    env = {**env, "OLIST_SNAPSHOT_DATE": ""}
+    gold = f"lake/{RESOLVED['build_prefix']}/gold/"
+    earlier = gold + "fct_customer_return_risk_features/snapshot_date=2018-09-01/data_0.parquet"
+    others = f"lake/{RESOLVED['build_prefix']}/_dbt/silver/run_results.json"
+
+    def keys() -> set[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"lake/{RESOLVED['build_prefix']}/")
+        return {item["Key"] for item in listed.get("Contents", [])}
+
+    s3.put_object(Bucket=bucket, Key=earlier, Body=b"an earlier try's snapshot")
+    s3.put_object(Bucket=bucket, Key=others, Body=b"{}")
+    monkeypatch.setenv("FAKE_DBT_FAIL", "1")
+    assert main(["gold"], env) == 1
+    assert earlier not in keys() and others in keys()
+
+    s3.put_object(Bucket=bucket, Key=earlier, Body=b"written by the failed try")
+    monkeypatch.setenv("FAKE_DBT_FAIL", "0")
+    assert main(["gold"], env) == 0
+    assert earlier in keys()
+
+
 def test_the_container_refuses_an_image_of_other_code_or_missing_values(
     container: tuple[dict[str, str], Path, Any, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@ did not succeed, and the task fails naming the failing model with dbt's own mess
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import date
 from pathlib import Path
@@ -12,15 +13,23 @@ from airflow.sdk.exceptions import AirflowException
 
 from include.olist_risk.ingestion.batch import ingest_folder
 from include.olist_risk.lake.layout import batch_build_prefix, dbt_results_key
-from include.olist_risk.lake.storage import LocalLake, read_json
+from include.olist_risk.lake.storage import LocalLake, read_json, write_json
 from include.olist_risk.transform.batch_build import choose_batch_build, mark_complete
 from include.olist_risk.transform.dbt_invocation import DBT_PROJECT_DIR
 from include.olist_risk.transform.layer_build import DbtLayerBuildOperator
-from include.olist_risk.transform.layer_run import LAYERS, node_table, unfinished_nodes
+from include.olist_risk.transform.layer_run import (
+    BUILT_FROM,
+    LAYERS,
+    LayerRun,
+    node_table,
+    previous_results,
+    unfinished_nodes,
+)
 from tests.dbt.compare import diff_rows
 from tests.dbt.helpers import read_features
 from tests.ingestion.conftest import write_batch
 
+log = logging.getLogger(__name__)
 PREFIX = "warehouse/runs/test"
 BATCH_PREFIX = "warehouse/batches/test"
 CODE = "code-test"
@@ -89,6 +98,8 @@ def test_a_failed_model_fails_the_task_with_dbts_message_and_a_retry_reruns_only
     assert "model.olist_risk.slv_orders" in unfinished
     assert "model.olist_risk.slv_order_items" in unfinished  # downstream: skipped
     assert "model.olist_risk.slv_sellers" in succeeded
+    assert first[BUILT_FROM]["raw_batch_id"] == batch_id
+    assert first[BUILT_FROM]["batch_build_prefix"] == BATCH_PREFIX
 
     model.write_text(good)
     capfd.readouterr()
@@ -209,3 +220,43 @@ def test_the_node_table_shows_status_time_rows_and_the_failure_message() -> None
     assert lines[1].split()[:4] == ["model", "slv_orders", "error", "1.23"]
     assert lines[1].endswith("Binder Error: column x not found")
     assert lines[2].split() == ["test", "unique_slv_orders_order_id.abc", "pass", "0.05", "0"]
+
+
+RESOLVED = LayerRun(
+    layer="gold",
+    select=LAYERS["gold"],
+    raw_batch_id="batch-a",
+    build_prefix=PREFIX,
+    snapshot_date="2017-04-01",
+    batch_build_prefix=BATCH_PREFIX,
+    code_version=CODE,
+    run_id="r1",
+)
+
+
+@pytest.mark.parametrize(
+    "resolved_again",
+    [
+        {"raw_batch_id": "batch-b", "batch_build_prefix": "warehouse/batches/b"},
+        {"code_version": "code-new", "batch_build_prefix": "warehouse/batches/new"},
+        {"snapshot_date": "2017-03-01"},
+    ],
+)
+def test_a_retry_after_the_run_resolved_other_inputs_rebuilds_the_whole_layer(
+    tmp_path: Path, resolved_again: dict[str, str]
+) -> None:
+    """A run cleared after ingestion published another batch (or after a code change)
+    resolves anew; what its earlier try left undone says nothing about the new inputs."""
+    lake = LocalLake(tmp_path / "lake")
+    key = dbt_results_key(PREFIX, "gold")
+    failed = {"results": [{"unique_id": "model.olist_risk.x", "status": "error"}]}
+    select = list(LAYERS["gold"])
+    earlier = {**RESOLVED.built_from(), "select": select}
+    write_json(lake, key, {**failed, BUILT_FROM: earlier})
+
+    assert previous_results(lake, key, earlier, log) == failed
+    retried = LayerRun(**{**RESOLVED.__dict__, **resolved_again})
+    assert previous_results(lake, key, {**retried.built_from(), "select": select}, log) == {}
+    # kept before the inputs were recorded: nothing to go by, so everything again
+    write_json(lake, key, failed)
+    assert previous_results(lake, key, earlier, log) == {}

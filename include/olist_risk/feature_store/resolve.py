@@ -1,11 +1,11 @@
 """Which snapshot a feature-store run builds, and where its intermediate layers go.
 
-A run builds only snapshots the current raw batch has data for (`coverage.py`): from the
-first month start after its earliest included purchase to the first month start after its
-latest, the range a full refresh builds. FEATURES.md section 2 lets a one-snapshot dbt build
-go past that range (its rows are then the last month's customers, ageing); the DAG does not,
-since such a snapshot describes months no delivery has reached and would publish rows for
-them (issue 11, item 4). A snapshot outside the range is
+A run builds only snapshots the current raw batch has data for (`ingestion/coverage.py`):
+from the first month start after its earliest included purchase to the first month start
+after its latest, the range a full refresh builds. FEATURES.md section 2 lets a one-snapshot
+dbt build go past that range (its rows are then the last month's customers, ageing); the DAG
+does not, since such a snapshot describes months no delivery has reached and would publish
+rows for them (issue 11, item 4). A snapshot outside the range is
 
 - skipped, with the reason in the task log, when the schedule (or a backfill over a range of
   months) asked for it: its month has no data yet, which is no failure;
@@ -14,17 +14,13 @@ them (issue 11, item 4). A snapshot outside the range is
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from include.olist_risk.feature_store.coverage import BatchCoverage
+from include.olist_risk.ingestion.coverage import BatchCoverage, SnapshotOutsideData, check_covered
 from include.olist_risk.lake.layout import run_build_prefix, snapshot_date
-
-
-class SnapshotOutsideData(ValueError):
-    """The snapshot asked for has no data in the current raw batch."""
 
 
 def snapshot_for_run(data_interval_end: datetime | None, override: str | None) -> str:
@@ -40,28 +36,6 @@ def snapshot_for_run(data_interval_end: datetime | None, override: str | None) -
     if (data_interval_end.hour, data_interval_end.minute, data_interval_end.second) != (0, 0, 0):
         raise ValueError(f"data interval end {data_interval_end} is not a month start")
     return snapshot_date(data_interval_end.date().isoformat())
-
-
-def check_covered(snapshot: str, coverage: BatchCoverage) -> None:
-    """Raise SnapshotOutsideData unless `snapshot` ('' = full refresh) has data in the batch."""
-    first, last = coverage.first_snapshot, coverage.last_snapshot
-    if first is None or last is None:
-        raise SnapshotOutsideData(f"{coverage.describe()}: there is no snapshot to build")
-    if not snapshot:
-        return
-    asked = date.fromisoformat(snapshot)
-    if asked < first:
-        raise SnapshotOutsideData(
-            f"snapshot {snapshot} is not after the earliest included purchase "
-            f"({coverage.earliest_purchase}) of raw batch {coverage.batch_id}: it would have no "
-            f"rows; the batch covers snapshots {first} .. {last}"
-        )
-    if asked > last:
-        raise SnapshotOutsideData(
-            f"snapshot {snapshot} is after the last month raw batch {coverage.batch_id} covers: "
-            f"its latest included purchase is {coverage.latest_purchase}, so its last snapshot "
-            f"is {last} (it covers {first} .. {last})"
-        )
 
 
 def requested_by_a_person(context: dict[str, Any], params: dict[str, Any]) -> bool:

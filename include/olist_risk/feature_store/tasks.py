@@ -7,7 +7,6 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.olist_risk.feature_store.coverage import batch_coverage
 from include.olist_risk.feature_store.health import HealthThresholds, audit_feature_health
 from include.olist_risk.feature_store.publish import (
     PublishRefused,
@@ -18,6 +17,7 @@ from include.olist_risk.feature_store.publish import (
 )
 from include.olist_risk.feature_store.resolve import resolve_run
 from include.olist_risk.ingestion.batch import current_batch_id
+from include.olist_risk.ingestion.coverage import batch_coverage
 from include.olist_risk.lake.assets import FEATURE_STORE
 from include.olist_risk.lake.runtime import load_runtime
 from include.olist_risk.quality.reports import failing_checks, write_reports

@@ -15,10 +15,11 @@ Keys are relative to the lake root (`OLIST_LAKE_URI`):
                                                          batch and the code, built once
     warehouse/batches/.../run=<run_id>/_complete.json    that build is complete: read-only
     warehouse/batches/<batch_id>/<code>/_complete.json   the complete one later runs reuse
-    warehouse/batches/.../run=<run_id>/_contracts_passed/<layer>.json
-                                                         its Soda contracts passed (when, where)
+    warehouse/batches/.../run=<run_id>/_contracts_passed/<layer>-<contracts digest>.json
+                                                         these Soda contracts passed on it
     warehouse/runs/<run_id>/gold/...                     one run's snapshot partitions
-    warehouse/runs/<run_id>/_dbt/<layer>/run_results.json  what dbt reported for a layer
+    warehouse/runs/<run_id>/_dbt/<layer>/run_results.json  what dbt reported for a layer, and
+                                                         the batch, code, snapshot it built
     warehouse/_latest.json                               the build that published last
     feature_store/publications/<publication_id>/snapshot_date=<S>/data_0.parquet
                                                          a published snapshot, never rewritten
@@ -120,8 +121,9 @@ def batch_build_pointer_key(batch_id: str, code_version: str) -> str:
     return f"{BATCH_BUILDS_PREFIX}/{batch_id}/{code_version}/_complete.json"
 
 
-def contracts_passed_key(batch_build_prefix: str, layer: str) -> str:
-    return f"{batch_build_prefix}/_contracts_passed/{layer}.json"
+def contracts_passed_key(batch_build_prefix: str, layer: str, contracts: str) -> str:
+    """A verdict holds for the contracts it checked: `contracts` is their digest."""
+    return f"{batch_build_prefix}/_contracts_passed/{layer}-{contracts}.json"
 
 
 def dbt_results_key(build_prefix: str, layer: str) -> str:

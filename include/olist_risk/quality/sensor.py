@@ -4,12 +4,17 @@ Each poke follows the raw pointer. If ingestion published a newer batch since th
 bronze and silver were built (a corrected file, say), the poke rebuilds bronze and silver
 from it (or reuses that batch's complete build), then verifies the silver contracts. It
 passes the batch it verified, and where its build is, on to gold via XCom, so gold is built
-from exactly the data that passed. In reschedule mode it holds no
+from exactly the data that passed. The batch it moves to must have data for the run's
+snapshot, or the gate fails and nothing is built from it. A marker in the
+run's build records the move for later pokes, and only for the resolution it was made from: a
+run cleared and resolved again starts from what it resolved. In reschedule mode it holds no
 worker slot between pokes; at timeout it fails naming the checks that still fail.
 
-A batch-scoped build that is complete never changes, and the contracts are part of the code
-version that keys it: once they passed on it, a later run reusing that build reuses the
-verdict (and links the reports of the run that verified it) instead of scanning again.
+A batch-scoped build that is complete never changes: once the contracts passed on it, a later
+run reusing that build reuses the verdict (and links the reports of the run that verified it)
+instead of scanning again. The verdict is kept under a digest of the contracts it checked
+(they are not part of the code version, which keys the data), so a changed contract scans
+the build again.
 
 `QualityReportLink` is the "Soda report" button of the gate and of the gold audit in the
 Airflow UI: it opens the plugin's quality page (`plugins/olist_feature_store`) for the run.
@@ -21,14 +26,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from airflow.sdk import BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from include.olist_risk.ingestion.batch import current_batch_id
+from include.olist_risk.ingestion.coverage import SnapshotOutsideData, batch_coverage, check_covered
 from include.olist_risk.lake.layout import contracts_passed_key
-from include.olist_risk.lake.runtime import load_runtime
-from include.olist_risk.lake.storage import read_json, write_json
+from include.olist_risk.lake.runtime import Runtime, load_runtime
+from include.olist_risk.lake.storage import Lake, read_json, write_json
 from include.olist_risk.quality.reports import failing_checks, write_reports
-from include.olist_risk.quality.verify import contracts_for, scan
+from include.olist_risk.quality.verify import contracts_digest, contracts_for, scan
 from include.olist_risk.transform.batch_build import choose_batch_build, completion
 from include.olist_risk.transform.dbt_invocation import GATED_BY_SODA, DbtInvocation, run_dbt
 
@@ -77,16 +83,38 @@ class UpstreamQualitySensor(BaseSensorOperator):
     def _marker(self) -> str:
         return f"{self.build_prefix}/_upstream_batch.json"
 
+    def _moved_to(self, lake: Lake, resolved: dict[str, str]) -> dict[str, str] | None:
+        """The batch an earlier poke of this run moved to, if any. A marker left before the
+        run was cleared and resolved again (another batch or code) is not this resolution's."""
+        if not lake.exists(self._marker()):
+            return None
+        marker = read_json(lake, self._marker())
+        if marker.get("resolved") != resolved:
+            return None
+        return {key: marker[key] for key in resolved}
+
+    def _check_covered(self, runtime: Runtime, moved: str, current: str) -> None:
+        """The run resolved its snapshot on the batch it started from: the batch it moves to
+        must have data for that snapshot too, or nothing is built from it."""
+        try:
+            check_covered(
+                self.snapshot_date, batch_coverage(runtime.lake, current, runtime.credentials)
+            )
+        except SnapshotOutsideData as outside:
+            raise AirflowFailException(
+                f"raw batch moved {moved} -> {current} while this run waited at the gate, and "
+                f"{outside}. Nothing was built from it. Clearing the run resolves it again on "
+                "the current batch (a scheduled or backfill run outside it is then skipped)."
+            ) from None
+
     def poke(self, context: Any) -> bool | PokeReturnValue:
         runtime = load_runtime()
         lake = runtime.lake
-        built = (
-            read_json(lake, self._marker())
-            if lake.exists(self._marker())
-            else {"batch_id": self.built_batch_id, "batch_build_prefix": self.batch_build_prefix}
-        )
+        resolved = {"batch_id": self.built_batch_id, "batch_build_prefix": self.batch_build_prefix}
+        built = self._moved_to(lake, resolved) or resolved
         current = current_batch_id(lake)
         if current != built["batch_id"]:
+            self._check_covered(runtime, built["batch_id"], current)
             prefix, reused = choose_batch_build(lake, current, self.code_version, context["run_id"])
             if reused:
                 self.log.info(
@@ -116,7 +144,7 @@ class UpstreamQualitySensor(BaseSensorOperator):
                     on_line=self.log.info,
                 )
             built = {"batch_id": current, "batch_build_prefix": prefix}
-            write_json(lake, self._marker(), built)
+            write_json(lake, self._marker(), {**built, "resolved": resolved})
 
         done = PokeReturnValue(
             is_done=True,
@@ -125,7 +153,10 @@ class UpstreamQualitySensor(BaseSensorOperator):
                 "batch_build_prefix": built["batch_build_prefix"],
             },
         )
-        passed_key = contracts_passed_key(built["batch_build_prefix"], self.layer)
+        contracts = contracts_for(self.layer)
+        passed_key = contracts_passed_key(
+            built["batch_build_prefix"], self.layer, contracts_digest(contracts)
+        )
         if completion(lake, built["batch_build_prefix"]) and lake.exists(passed_key):
             passed = read_json(lake, passed_key)
             self.log.info(
@@ -137,7 +168,7 @@ class UpstreamQualitySensor(BaseSensorOperator):
             )
             return done
 
-        results = scan(runtime, [built["batch_build_prefix"]], contracts_for(self.layer))
+        results = scan(runtime, [built["batch_build_prefix"]], contracts)
         links = write_reports(
             lake,
             results,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +22,16 @@ class ScanError(RuntimeError):
 
 def contracts_for(layer: str) -> list[Path]:
     return sorted((CONTRACTS_DIR / layer).glob("*.yml"))
+
+
+def contracts_digest(contracts: list[Path]) -> str:
+    """12 hex of the contracts' names and contents: any edit changes it (a comment too, which
+    only costs a scan)."""
+    digest = hashlib.sha256()
+    for path in sorted(contracts):
+        digest.update(f"{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
 
 
 def scan(

@@ -53,6 +53,8 @@ RUN_VALUE_FIELDS = (
     "batch_build_prefix",
     "code_version",
 )
+# Kept with a try's run_results.json in the lake: the inputs it built from.
+BUILT_FROM = "olist_built_from"
 # An ECS container's last log line: this marker, then the layer's result as JSON.
 RESULT_MARKER = "OLIST_LAYER_RESULT "
 
@@ -73,6 +75,33 @@ class LayerRun:
     batch_build_prefix: str
     code_version: str
     run_id: str
+
+    def built_from(self) -> dict[str, str]:
+        """The inputs that decide what the layer's nodes contain (not where the run writes)."""
+        return {
+            "raw_batch_id": self.raw_batch_id,
+            "batch_build_prefix": self.batch_build_prefix,
+            "code_version": self.code_version,
+            "snapshot_date": self.snapshot_date,
+        }
+
+
+def previous_results(
+    lake: Lake, key: str, built_from: dict[str, Any], log: logging.Logger | Any
+) -> dict[str, Any]:
+    """The previous try's run_results, if it built from the same batch, code and snapshot.
+
+    A run cleared after ingestion published another batch (or after a code change) resolves
+    anew: what its earlier try left undone says nothing about the new inputs, and re-running
+    only that would leave the rest of the layer built from the old ones.
+    """
+    if not lake.exists(key):
+        return {}
+    previous = read_json(lake, key)
+    if previous.pop(BUILT_FROM, None) != built_from:
+        log.info("the previous try built from other inputs: building the whole layer again")
+        return {}
+    return previous
 
 
 def unfinished_nodes(run_results: dict[str, Any]) -> list[str]:
@@ -142,10 +171,11 @@ def build_layer(
     if not select:
         return {"layer": run.layer, "reused": True, "nodes": 0, "full_parse": False, "seconds": 0.0}
     results_key = dbt_results_key(run.build_prefix, run.layer)
+    built_from = {**run.built_from(), "select": select}
     with tempfile.TemporaryDirectory(prefix=f"dbt-{run.layer}-") as tmp:
         work = Path(tmp)
         command = ["build", "--select", *select, *GATED_BY_SODA]
-        previous = read_json(lake, results_key) if lake.exists(results_key) else {}
+        previous = previous_results(lake, results_key, built_from, log)
         unfinished = unfinished_nodes(previous)
         if unfinished:
             state = work / "state"
@@ -160,6 +190,12 @@ def build_layer(
                 str(state),
             ]
             log.info("re-running only what did not succeed last time: %s", ", ".join(unfinished))
+        else:
+            # Anything but a retry of what failed starts from an empty folder, as dbt's full
+            # refresh does on a local lake. On S3 DuckDB cannot delete: partitions an earlier
+            # try wrote for months the batch (resolved again since) no longer covers would
+            # stay in the run's build, and be published.
+            lake.delete_prefix(f"{run.build_prefix}/{run.layer}")
         invocation = DbtInvocation(
             lake_root=settings.lake_uri,
             raw_batch_id=run.raw_batch_id,
@@ -181,7 +217,7 @@ def build_layer(
         results = json.loads(results_path.read_text()) if results_path.exists() else None
     if results is None:
         raise LayerBuildFailed(str(error) if error else "no run_results")
-    write_json(lake, results_key, results)
+    write_json(lake, results_key, {**results, BUILT_FROM: built_from})
     log.info("dbt build of %s, node by node:\n%s", run.layer, node_table(results))
     if error is not None:
         raise LayerBuildFailed(failure_summary(run.layer, results))

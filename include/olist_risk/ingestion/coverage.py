@@ -8,7 +8,8 @@ moves the range.
 
 Computed from the batch's raw Parquet (all text, as delivered) with the same cleaning bronze
 applies (`clean_text`: trimmed, empty is NULL), in one query, before any dbt runs: the
-feature-store DAG decides from it whether a run's snapshot has data at all.
+feature-store DAG decides from it whether a run's snapshot has data at all (`resolve_run`, and
+the quality gate again when it moves to a batch published while the run waited).
 
 That query reads every order of the batch, so it grows with the history while a monthly run
 builds one month. A batch's raw tables are the delivered files as text and its id is their
@@ -134,3 +135,29 @@ def batch_coverage(
     except Exception:
         log.warning("could not keep the span in %s", lake.uri(key), exc_info=True)
     return BatchCoverage(batch_id, earliest, latest)
+
+
+class SnapshotOutsideData(ValueError):
+    """The snapshot asked for has no data in the current raw batch."""
+
+
+def check_covered(snapshot: str, coverage: BatchCoverage) -> None:
+    """Raise SnapshotOutsideData unless `snapshot` ('' = full refresh) has data in the batch."""
+    first, last = coverage.first_snapshot, coverage.last_snapshot
+    if first is None or last is None:
+        raise SnapshotOutsideData(f"{coverage.describe()}: there is no snapshot to build")
+    if not snapshot:
+        return
+    asked = date.fromisoformat(snapshot)
+    if asked < first:
+        raise SnapshotOutsideData(
+            f"snapshot {snapshot} is not after the earliest included purchase "
+            f"({coverage.earliest_purchase}) of raw batch {coverage.batch_id}: it would have no "
+            f"rows; the batch covers snapshots {first} .. {last}"
+        )
+    if asked > last:
+        raise SnapshotOutsideData(
+            f"snapshot {snapshot} is after the last month raw batch {coverage.batch_id} covers: "
+            f"its latest included purchase is {coverage.latest_purchase}, so its last snapshot "
+            f"is {last} (it covers {first} .. {last})"
+        )

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.olist_risk.feature_store import coverage as coverage_module
-from include.olist_risk.feature_store.coverage import (
+from include.olist_risk.ingestion import coverage as coverage_module
+from include.olist_risk.ingestion.coverage import (
     BatchCoverage,
     batch_coverage,
     month_start_after,

@@ -170,7 +170,15 @@ def test_task_roles_are_ecs_tasks_of_this_account_with_exact_permissions() -> No
     assert task["DbtReadRawAndWarehouse"]["Action"] == "s3:GetObject"
     assert task["DbtWriteWarehouse"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
     assert task["DbtWriteWarehouse"]["Resource"] == {"Sub": warehouse}
-    assert set(task) == {"DbtListBucket", "DbtReadRawAndWarehouse", "DbtWriteWarehouse"}
+    runs = f"{BUCKET}/{LAKE_PREFIX}/{layout.RUN_BUILDS_PREFIX}/*"
+    assert task["DbtDeleteRunBuilds"]["Action"] == "s3:DeleteObject"
+    assert task["DbtDeleteRunBuilds"]["Resource"] == {"Sub": runs}
+    assert set(task) == {
+        "DbtListBucket",
+        "DbtReadRawAndWarehouse",
+        "DbtWriteWarehouse",
+        "DbtDeleteRunBuilds",
+    }
     with_key = statements("DbtTaskRole", **ECS, KmsKey="arn:aws:kms:eu-west-1:123456789012:key/k")
     assert with_key["DbtCustomerKeyThroughS3"]["Resource"] == {"Ref": "KmsKey"}
 

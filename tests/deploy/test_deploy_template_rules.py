@@ -341,8 +341,15 @@ def test_retention_deletes_still_live_where_the_role_allows() -> None:
     assert callers, "publish.py no longer deletes: drop DeleteExpiredLakeBuilds"
     for argument in callers:
         assert argument.strip() in {"publication_prefix(publication)", "key", "prefix"}, argument
+    # A layer build empties its layer's folder in the run's own build (on the worker and in
+    # the ECS container): under warehouse/runs/, which both roles may delete.
+    layer_run = (REPO_ROOT / "include/olist_risk/transform/layer_run.py").read_text()
+    assert re.findall(r"delete_prefix\((.+)\)\s*$", layer_run, flags=re.M) == [
+        'f"{run.build_prefix}/{run.layer}"'
+    ]
+    assert layout.run_build_prefix("r").startswith(layout.RUN_BUILDS_PREFIX + "/")
     for path in (REPO_ROOT / "include/olist_risk").rglob("*.py"):
-        if path.name not in {"publish.py", "storage.py"}:
+        if path.name not in {"publish.py", "storage.py", "layer_run.py"}:
             text = path.read_text()
             for call in ("delete_prefix(", "delete_object", ".rm("):
                 assert call not in text, f"{path} deletes ({call}): check the role"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from typing import Any
 
 from include.olist_risk.lake.catalog import catalog_views
 from include.olist_risk.lake.runtime import Runtime
+from include.olist_risk.transform.code_version import content_digest
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
@@ -27,11 +27,7 @@ def contracts_for(layer: str) -> list[Path]:
 def contracts_digest(contracts: list[Path]) -> str:
     """12 hex of the contracts' names and contents: any edit changes it (a comment too, which
     only costs a scan)."""
-    digest = hashlib.sha256()
-    for path in sorted(contracts):
-        digest.update(f"{path.name}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:12]
+    return content_digest((path.name, path) for path in sorted(contracts))
 
 
 def scan(

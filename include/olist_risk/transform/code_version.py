@@ -14,7 +14,7 @@ and nothing generated (dbt's `target/`, `__pycache__`) can change it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TRANSFORM_DIR = Path(__file__).resolve().parent
@@ -30,15 +30,23 @@ def _files(root: Path, entries: tuple[str, ...], suffixes: tuple[str, ...]) -> I
                 yield candidate
 
 
+def content_digest(files: Iterable[tuple[str, Path]]) -> str:
+    """12 hex of (name, file) pairs, in the order given: each name and its file's content."""
+    digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(f"{name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
 def code_version(dbt_project_dir: Path, transform_dir: Path = TRANSFORM_DIR) -> str:
     """`code-<12 hex>`: equal exactly when the dbt sources and the transform package are."""
-    digest = hashlib.sha256()
     sources = [
         ("dbt", dbt_project_dir, _files(dbt_project_dir, DBT_SOURCES, (".sql", ".yml", ".csv"))),
         ("transform", transform_dir, _files(transform_dir, (".",), (".py",))),
     ]
-    for label, root, files in sources:
-        for path in files:
-            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return f"code-{digest.hexdigest()[:12]}"
+    return "code-" + content_digest(
+        (f"{label}/{path.relative_to(root).as_posix()}", path)
+        for label, root, files in sources
+        for path in files
+    )

@@ -374,6 +374,28 @@ def test_a_full_refresh_of_a_batch_ingestion_has_since_replaced_is_refused(
     assert sorted(read_current_set(lake)["snapshots"]) == [*sorted(NEW), "2017-05-01"]
 
 
+def test_a_full_refresh_retried_after_its_own_flip_publishes_again_over_a_newer_ingest(
+    tmp_path: Path,
+) -> None:
+    """The flip landed, a later step failed, ingestion published batch B meanwhile: the retry
+    only replaces the set its own first try installed, so it must not be refused; another
+    run's full refresh of batch A still is."""
+    lake = LocalLake(tmp_path / "lake")
+    write_json(lake, POINTER_KEY, {"batch_id": "batch-a"})
+    build(lake, "refresh-a", OLD, "batch-a", tmp_path / "a")
+    first = publish(lake, "refresh-a", "batch-a", full_refresh=True)
+    write_json(lake, POINTER_KEY, {"batch_id": "batch-b"})
+
+    retried = publish(lake, "refresh-a", "batch-a", full_refresh=True)
+
+    assert retried.publication_id != first.publication_id
+    assert via_pointer(lake) == expected(OLD, "batch-a", "refresh-a")
+    build(lake, "other-a", OLD, "batch-a", tmp_path / "o")
+    with pytest.raises(PublishRefused, match=r"since published batch batch-b"):
+        publish(lake, "other-a", "batch-a", full_refresh=True)
+    assert read_current_set(lake)["publication_id"] == retried.publication_id
+
+
 def test_a_monthly_run_on_an_empty_store_publishes_its_snapshot(tmp_path: Path) -> None:
     lake = LocalLake(tmp_path / "lake")
     build(lake, "monthly", {"2017-03-01": 9}, "batch-a", tmp_path / "build")

@@ -30,7 +30,9 @@ What the new set is:
 - **Full refresh**: exactly the run's snapshots. The previous set is replaced entirely, so
   snapshots the new batch no longer covers leave the current set. Only from the raw batch
   ingestion published last (checked again at the flip): a full refresh of an older delivery
-  that finishes late is refused rather than replace a newer batch's set.
+  that finishes late is refused rather than replace a newer batch's set. A retry of a full
+  refresh whose own flip succeeded (a later step failed) may flip again over the set it
+  installed, whichever batch is newest: that set is its own, so nothing goes back.
 - **One snapshot** (a monthly run, a backfill, a re-run): the current set with that snapshot
   replaced or added, if the current set was published from the same raw batch and code version
   as the run. Otherwise the run is refused (`PublishRefused`) and publishes nothing: adding it
@@ -246,10 +248,27 @@ def _check_joinable(
         )
 
 
-def _check_latest_batch(lake: Lake, *, full_refresh: bool, raw_batch_id: str) -> None:
-    """A full refresh replaces the whole set: only from the current raw batch (docstring)."""
+def _check_latest_batch(
+    lake: Lake,
+    current_set: dict[str, Any] | None,
+    *,
+    full_refresh: bool,
+    raw_batch_id: str,
+    run_id: str,
+) -> None:
+    """A full refresh replaces the whole set: only from the current raw batch (docstring), or
+    again over the set this very run installed (a retry after its flip: nothing goes back)."""
+    if not full_refresh:
+        return
+    own = current_set or {}
+    if (own.get("run_id"), own.get("raw_batch_id"), own.get("full_refresh")) == (
+        run_id,
+        raw_batch_id,
+        True,
+    ):
+        return
     current = current_batch_id(lake)
-    if full_refresh and current is not None and current != raw_batch_id:
+    if current is not None and current != raw_batch_id:
         raise PublishRefused(
             f"this full refresh read raw batch {raw_batch_id}, but ingestion has since published "
             f"batch {current}: replacing the whole feature store with the older delivery could "
@@ -287,9 +306,12 @@ def publish_snapshots(
     if not partitions:
         raise RuntimeError(f"nothing to publish: no partitions under {lake.uri(build_prefix)}")
     # Refuse before copying anything when the answer is already known; checked again at the flip.
-    _check_latest_batch(lake, full_refresh=full_refresh, raw_batch_id=raw_batch_id)
+    current_set = read_current_set(lake)
+    _check_latest_batch(
+        lake, current_set, full_refresh=full_refresh, raw_batch_id=raw_batch_id, run_id=run_id
+    )
     _check_joinable(
-        read_current_set(lake),
+        current_set,
         full_refresh=full_refresh,
         raw_batch_id=raw_batch_id,
         version=version,
@@ -307,7 +329,9 @@ def publish_snapshots(
     for attempt in range(FLIP_ATTEMPTS):
         data, token = lake.read_versioned(FEATURE_STORE_POINTER_KEY)
         current = json.loads(data) if data is not None else None
-        _check_latest_batch(lake, full_refresh=full_refresh, raw_batch_id=raw_batch_id)
+        _check_latest_batch(
+            lake, current, full_refresh=full_refresh, raw_batch_id=raw_batch_id, run_id=run_id
+        )
         snapshots = _next_set(
             current,
             entries,

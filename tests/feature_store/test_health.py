@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -43,7 +44,12 @@ def snapshot_file(tmp: Path, name: str, amounts: list[Any], states: list[Any] | 
     states = states or ["SP"] * len(amounts)
 
     def literal(values: list[Any]) -> str:
-        return "[" + ", ".join("null" if v is None else repr(v) for v in values) + "]"
+        def one(value: Any) -> str:
+            if value is None:
+                return "null"
+            return f"'{value!r}'::double" if value == float("inf") else repr(value)
+
+        return "[" + ", ".join(one(v) for v in values) + "]"
 
     path = tmp / f"{name}.parquet"
     with connect() as con:
@@ -131,6 +137,88 @@ def test_the_statistics_of_a_file_of_many_row_groups_are_the_same_on_every_run(
             con.execute("set threads = 4")  # what the statistics must not depend on
             runs.append(json.dumps(compute_stats(con, {"2018-01-01": str(path)})))
     assert len(set(runs)) == 1
+
+
+def at_or_below(path: str, edges: list[float]) -> list[int]:
+    with connect() as con:
+        return [
+            con.execute(
+                "select count_if(amount <= ?) from read_parquet(?)", [edge, path]
+            ).fetchone()[0]
+            for edge in edges
+        ]
+
+
+def bins(cumulative: list[int], filled: int) -> list[int]:
+    return [b - a for a, b in zip([0, *cumulative], [*cumulative, filled], strict=True)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 10, 101, 4999])
+def test_quantiles_and_bin_counts_equal_duckdbs_quantile_disc_and_counts(
+    tmp_path: Path, size: int
+) -> None:
+    """The statistics come from each value's row count; DuckDB's own `quantile_disc` and
+    `count_if` on the rows are the oracle. Values with ties, negatives, nulls and infinity."""
+    rng = random.Random(size)
+    pool = [-2.5, 0.0, 1.0, 1.0, 3.75, 1e12, float("inf")]
+
+    def draw(n: int) -> list[Any]:
+        return [
+            rng.choice(pool) if rng.random() < 0.3 else None if rng.random() < 0.1 else
+            round(rng.uniform(-100, 100), rng.choice([0, 3]))
+            for _ in range(n)
+        ]  # fmt: skip
+
+    previous = snapshot_file(tmp_path, "p", draw(size + 3))
+    current = snapshot_file(tmp_path, "c", draw(size))
+    stats = stats_of({"2017-01-01": previous, "2017-02-01": current})
+
+    for path, snapshot in ((previous, "2017-01-01"), (current, "2017-02-01")):
+        amount = stats[snapshot]["features"]["amount"]
+        with connect() as con:
+            reported, deciles, low, high, filled = con.execute(
+                "select quantile_disc(amount, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]), "
+                "quantile_disc(amount, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]), "
+                "min(amount), max(amount), count(amount) from read_parquet(?)",
+                [path],
+            ).fetchone()
+        assert list(amount["quantiles"].values()) == (reported or [None] * 7)
+        assert amount["deciles"] == deciles
+        assert (amount["min"], amount["max"]) == (low, high)
+        assert amount["decile_counts"] == (
+            bins(at_or_below(path, deciles), filled) if filled else None
+        )
+
+    before = stats["2017-01-01"]["features"]["amount"]
+    after = stats["2017-02-01"]["features"]["amount"]
+    assert before["deciles"], "the previous snapshot has values"
+    actual = [after["nulls"], *bins(at_or_below(current, before["deciles"]), size - after["nulls"])]
+    expected = [before["nulls"], *before["decile_counts"]]
+    assert after["psi"] == pytest.approx(
+        sum(
+            term(a / sum(actual), e / sum(expected)) for a, e in zip(actual, expected, strict=True)
+        ),
+        rel=1e-12,
+    )
+
+
+def test_a_feature_that_lost_every_value_puts_all_its_rows_in_the_null_bin(
+    tmp_path: Path,
+) -> None:
+    previous = snapshot_file(tmp_path, "p", list(range(1, 11)))
+    current = snapshot_file(tmp_path, "c", [None] * 4)
+    amount = stats_of({"2017-01-01": previous, "2017-02-01": current})["2017-02-01"]["features"][
+        "amount"
+    ]
+    assert (amount["nulls"], amount["min"], amount["deciles"], amount["decile_counts"]) == (
+        4,
+        None,
+        None,
+        None,
+    )
+    assert set(amount["quantiles"].values()) == {None}
+    # every row in the null bin, which the previous left empty; its 10 bins now empty
+    assert amount["psi"] == pytest.approx(term(1.0, 0) + 10 * term(0, 0.1), rel=1e-12)
 
 
 def test_a_categorical_feature_gets_psi_over_its_values(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 previous snapshot, and the thresholds that warn or block a publish.
 
 The gold audit computes the statistics of each of a run's snapshots with two DuckDB queries
-per snapshot (`compute_stats`, after a read of the files' schema) and writes one JSON each into the
+per snapshot (`compute_stats`, after a read of the files' schema), one snapshot after the other
+(each query uses every core), and writes one JSON each into the
 run's build (`warehouse/runs/<run>/_feature_stats/snapshot_date=<S>.json`); publish copies each
 beside its snapshot (`feature_store/publications/<id>/_stats/snapshot_date=<S>.json`, named
 by the pointer entry's `stats_key`). The UI plots these files, never the full table.
@@ -12,8 +13,8 @@ Per feature (every column but the keys `customer_unique_id` and `snapshot_date`)
 - `nulls`, `null_rate` (of the snapshot's rows; null when the snapshot has no rows);
 - numeric columns: `min`, `max`, `mean` and `quantiles` p01 p05 p25 p50 p75 p95 p99, and the
   `deciles` p10..p90 with `decile_counts`, the non-null rows in each of the 10 bins the deciles
-  cut (`<= p10`, `(p10, p20]`, ..., `> p90`). Quantiles are DuckDB's `quantile_disc`: the
-  smallest observed value v with at least a share q of the non-null values `<= v`;
+  cut (`<= p10`, `(p10, p20]`, ..., `> p90`). The quantile at p% is the smallest observed
+  value v with at least p% of the non-null values `<= v` (DuckDB's `quantile_disc`);
 - other columns (`customer_state`): `categories`, the rows per value (PSI over categories);
 - `psi`, the population stability index against the previous snapshot P of the same
   publication: PSI = sum over bins of (a - e) * ln(a / e), with e and a the shares of P's and
@@ -40,7 +41,6 @@ a warning on every early snapshot teaches readers to ignore them. Blocks apply a
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -56,17 +56,9 @@ from include.olist_risk.lake.storage import Lake, read_json, write_json
 
 KEYS = ("customer_unique_id", "snapshot_date")
 PSI_EPSILON = 1e-4
-REPORTED = {
-    "p01": 0.01,
-    "p05": 0.05,
-    "p25": 0.25,
-    "p50": 0.5,
-    "p75": 0.75,
-    "p95": 0.95,
-    "p99": 0.99,
-}
-DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-# One quantile_disc call per column gives both the reported quantiles and the deciles.
+# Quantile levels in whole percent, so the rank each needs is computed in integers.
+REPORTED = {"p01": 1, "p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "p99": 99}
+DECILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 LEVELS = sorted({*REPORTED.values(), *DECILES})
 _NUMERIC = (
     "TINYINT",
@@ -130,23 +122,14 @@ def _projection(columns: list[str], numeric: list[str]) -> str:
     )
 
 
-def _aggregates_sql(numeric: list[str], categorical: list[str]) -> str:
-    """The aggregates of one file; quantile_disc gives both the reported quantiles and the
-    deciles in one call per column."""
-    columns = [*numeric, *categorical]
+def _counts_sql(columns: list[str], numeric: list[str], categorical: list[str]) -> str:
+    """One file's rows, each feature's non-null values and each categorical feature's rows
+    per value."""
     aggregates = ["count(*) as rows"]
     for i, column in enumerate(columns):
-        f = _name(i)
-        aggregates.append(f"count({f}) as {f}_filled")
-        if column in numeric:
-            aggregates += [
-                f"min({f}) as {f}_min",
-                f"max({f}) as {f}_max",
-                f"avg({f}) as {f}_mean",
-                f"quantile_disc({f}, {LEVELS}) as {f}_q",
-            ]
-        else:
-            aggregates.append(f"histogram({f}) as {f}_categories")
+        aggregates.append(f"count({_name(i)}) as {_name(i)}_filled")
+        if column in categorical:
+            aggregates.append(f"histogram({_name(i)}) as {_name(i)}_categories")
     return (
         f"select {', '.join(aggregates)} "
         f"from (select {_projection(columns, numeric)} from read_parquet($file))"
@@ -158,42 +141,49 @@ def _edge(value: float | None) -> str:
     return "null::double" if value is None else f"'{float(value)!r}'::double"
 
 
-def _bins_sql(numeric: list[str], own: list[Any], previous: list[Any]) -> str:
-    """The rows of one file binned on its own deciles and on the previous snapshot's (per
-    numeric column, a list of 9 edges or None), counted as `<= edge` per decile. The edges are
-    written into the query as constants: read from a list parameter they were extracted again
-    for every row and comparison (2.4x the time)."""
-    bins = []
-    for i in range(len(numeric)):
-        f = _name(i)
-        # count_if is null, not 0, when every comparison is null (no values, no edges);
-        # `count(*) filter (...)` says 0 but costs several times more per aggregate.
-        for side, edges in (("o", own[i]), ("p", previous[i])):
-            counts = ", ".join(
-                f"coalesce(count_if({f} <= {_edge(edges[k] if edges else None)}), 0)"
-                for k in range(len(DECILES))
-            )
-            bins.append(f"[{counts}] as {f}_{side}le")
+def _numeric_sql(numeric: list[str], previous: list[list[float] | None]) -> str:
+    """One file's numeric features, one row each (none for a feature without values): min,
+    max, mean, the quantiles at LEVELS, and the values at or below each of its own deciles and
+    of `previous` (per feature, the previous snapshot's 9 decile edges, or None).
+
+    All from the feature's rows per value in value order: `at_or_below` counts the values up
+    to x, so the quantile at p% is the first x where it reaches p% of the values, and the
+    values at or below an edge are its last count at or under the edge. Counts are exact and
+    the mean is added in value order, so every figure is the same on every run, however many
+    threads read the file; a feature's values are held once, as (value, rows) pairs."""
+
+    def reached(percent: int) -> str:
+        return f"at_or_below * 100 >= filled * {percent}"
+
+    def feature(i: int, edges: list[float] | None) -> str:
+        quantiles = ", ".join(f"min(x) filter (where {reached(p)})" for p in LEVELS)
+        own = ", ".join(f"min(at_or_below) filter (where {reached(p)})" for p in DECILES)
+        # count_if-like: a max over no row is null, and no value is at or below the edge
+        on_previous = ", ".join(
+            f"coalesce(max(at_or_below) filter (where x <= {_edge(edge)}), 0)"
+            for edge in edges or [None] * len(DECILES)
+        )
+        return (
+            f"select {i} as feature, min(x) as min, max(x) as max, "
+            "sum(x * n order by x) / any_value(filled) as mean, "
+            f"[{quantiles}] as quantiles, [{own}] as own_le, [{on_previous}] as previous_le "
+            "from (select x, n, sum(n) over (order by x rows unbounded preceding) as at_or_below, "
+            "sum(n) over () as filled "
+            f"from (select {_name(i)} as x, count(*) as n from v where {_name(i)} is not null "
+            f"group by {_name(i)})) "
+            "having count(*) > 0"
+        )
+
+    branches = " union all ".join(feature(i, edges) for i, edges in enumerate(previous))
     return (
-        f"select {', '.join(bins)} "
-        f"from (select {_projection(numeric, numeric)} from read_parquet($file))"
+        f"with v as (select {_projection(numeric, numeric)} from read_parquet($file)) "
+        f"{branches} order by feature"
     )
 
 
-def _each(
-    con: duckdb.DuckDBPyConnection, queries: list[tuple[str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The one row each (query, parameters) returns, queries run two at a time: much of a
-    quantile's work is on one thread, and the snapshots are independent."""
-
-    def run(query: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-        with con.cursor() as cursor:
-            cursor.execute(*query)
-            names = [column[0] for column in cursor.description]
-            return dict(zip(names, cursor.fetchone(), strict=True))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(run, queries))
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _split(cumulative: list[int], filled: int) -> list[int]:
@@ -201,40 +191,26 @@ def _split(cumulative: list[int], filled: int) -> list[int]:
     return [b - a for a, b in zip([0, *cumulative], [*cumulative, filled], strict=True)]
 
 
-def _levels(row: dict[str, Any], f: str) -> dict[float, Any]:
-    return dict(zip(LEVELS, row.get(f"{f}_q") or [None] * len(LEVELS), strict=True))
-
-
-def _deciles(row: dict[str, Any], f: str) -> list[Any] | None:
-    """The decile edges of a numeric column, None when it has no values."""
-    if not row.get(f"{f}_filled"):
-        return None
-    levels = _levels(row, f)
-    return [levels[level] for level in DECILES]
-
-
-def _numeric_stats(row: dict[str, Any], f: str, rows: int) -> dict[str, Any]:
-    filled = row.get(f"{f}_filled") or 0
-    levels = _levels(row, f)
-    has_values = filled > 0
+def _numeric_stats(values: dict[str, Any] | None, nulls: int, filled: int) -> dict[str, Any]:
+    """A numeric feature's statistics from its `_numeric_sql` row (None: no values)."""
+    levels = dict(zip(LEVELS, values["quantiles"], strict=True)) if values else {}
     return {
         "kind": "numeric",
-        "nulls": rows - filled,
-        "min": row.get(f"{f}_min"),
-        "max": row.get(f"{f}_max"),
-        "mean": row.get(f"{f}_mean"),
-        "quantiles": {name: levels[level] for name, level in REPORTED.items()},
-        "deciles": _deciles(row, f),
-        "decile_counts": _split(row[f"{f}_ole"], filled) if has_values else None,
+        "nulls": nulls,
+        "min": values["min"] if values else None,
+        "max": values["max"] if values else None,
+        "mean": values["mean"] if values else None,
+        "quantiles": {name: levels.get(level) for name, level in REPORTED.items()},
+        "deciles": [levels[level] for level in DECILES] if values else None,
+        "decile_counts": _split(values["own_le"], filled) if values else None,
     }
 
 
-def _categorical_stats(row: dict[str, Any], f: str, rows: int) -> dict[str, Any]:
-    filled = row.get(f"{f}_filled") or 0
+def _categorical_stats(categories: dict[str, int] | None, nulls: int) -> dict[str, Any]:
     return {
         "kind": "categorical",
-        "nulls": rows - filled,
-        "categories": dict(sorted((row.get(f"{f}_categories") or {}).items())),
+        "nulls": nulls,
+        "categories": dict(sorted((categories or {}).items())),
     }
 
 
@@ -266,44 +242,35 @@ def compute_stats(
     """snapshot -> its statistics, for `files` (snapshot -> Parquet URI `con` can read), each
     compared with the snapshot before it; the first with `baseline`, the statistics (as this
     function returns them) of the snapshot before the run, if any. Two queries per file: its
-    aggregates, then its rows binned on the deciles.
+    counts, then its numeric features' statistics (`_numeric_sql`), binned on its own deciles
+    and on those of the snapshot before it.
 
-    One file per query: holistic aggregates (quantiles) hold a column's values in memory, and
-    all snapshots in one query took 6 GiB at scale 10 (9.8M rows); two files at a time, 0.7 GiB.
-
-    Sets `con` to one thread per query (two queries run at once): a DOUBLE column's mean then
-    adds up in the file's row order, the same on every run to the last bit, where threads
-    combining row groups in any order made it differ between runs. It is also faster (a local
-    lake at scale 10: 26.6 s, against 35.7 s with both threads for each of the two queries)."""
-    con.execute("set threads = 1")
+    One file per query, so memory holds one snapshot's distinct values at a time (all
+    snapshots at once took 6 GiB at scale 10)."""
     snapshots = sorted(files)
-    uris = [files[snapshot] for snapshot in snapshots]
-    schema = con.execute("describe select * from read_parquet(?)", [uris]).fetchall()
+    schema = con.execute(
+        "describe select * from read_parquet(?)", [[files[s] for s in snapshots]]
+    ).fetchall()
     features = [(name, kind) for name, kind, *_ in schema if name not in KEYS]
     numeric = [name for name, kind in features if kind.upper().startswith(_NUMERIC)]
     categorical = [name for name, _ in features if name not in numeric]
-    aggregated = _aggregates_sql(numeric, categorical)
-    aggregates = _each(con, [(aggregated, {"file": uri}) for uri in uris])
-    bins: list[dict[str, Any]] = [{} for _ in snapshots]
-    if numeric:
-        # each snapshot binned on its own deciles and on those of the snapshot before it
-        base = (baseline or {}).get("features", {})
-        deciles = [[(base.get(name) or {}).get("deciles") for name in numeric]] + [
-            [_deciles(row, _name(i)) for i in range(len(numeric))] for row in aggregates
-        ]
-        bins = _each(
-            con,
-            [
-                (_bins_sql(numeric, deciles[position + 1], deciles[position]), {"file": uri})
-                for position, uri in enumerate(uris)
-            ],
-        )
+    columns = [*numeric, *categorical]
+    counts_query = _counts_sql(columns, numeric, categorical)
 
     result: dict[str, dict[str, Any]] = {}
     previous = baseline
-    for snapshot, aggregated, binned in zip(snapshots, aggregates, bins, strict=True):
-        row = {**aggregated, **binned}
-        rows = row["rows"]
+    for snapshot in snapshots:
+        file = {"file": files[snapshot]}
+        (counts,) = _rows(con.execute(counts_query, file))
+        before = (previous or {}).get("features", {})
+        values: dict[int, dict[str, Any]] = {}
+        if numeric:
+            edges = [(before.get(name) or {}).get("deciles") for name in numeric]
+            values = {
+                row["feature"]: row
+                for row in _rows(con.execute(_numeric_sql(numeric, edges), file))
+            }
+        rows = counts["rows"]
         stats: dict[str, Any] = {
             "snapshot_date": snapshot,
             "rows": rows,
@@ -314,19 +281,22 @@ def compute_stats(
             ),
             "features": {},
         }
-        for i, column in enumerate([*numeric, *categorical]):
+        for i, column in enumerate(columns):
             f = _name(i)
-            before = (previous or {}).get("features", {}).get(column)
+            filled = counts[f"{f}_filled"]
+            was = before.get(column)
             on_previous = None
             if column in numeric:
-                feature = _numeric_stats(row, f, rows)
-                if rows and before and before.get("deciles"):
-                    on_previous = _split(row[f"{f}_ple"], row[f"{f}_filled"])
+                feature = _numeric_stats(values.get(i), rows - filled, filled)
+                if rows and was and was.get("deciles"):
+                    # a feature without values has none at or below any edge
+                    at_or_below = values[i]["previous_le"] if i in values else [0] * len(DECILES)
+                    on_previous = _split(at_or_below, filled)
             else:
-                feature = _categorical_stats(row, f, rows)
+                feature = _categorical_stats(counts[f"{f}_categories"], rows - filled)
             feature["null_rate"] = feature["nulls"] / rows if rows else None
-            feature["previous_null_rate"] = before.get("null_rate") if before else None
-            feature["psi"] = _feature_psi(feature, before, on_previous)
+            feature["previous_null_rate"] = was.get("null_rate") if was else None
+            feature["psi"] = _feature_psi(feature, was, on_previous)
             stats["features"][column] = feature
         result[snapshot] = stats
         previous = stats

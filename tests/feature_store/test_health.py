@@ -47,7 +47,9 @@ def snapshot_file(tmp: Path, name: str, amounts: list[Any], states: list[Any] | 
         def one(value: Any) -> str:
             if value is None:
                 return "null"
-            return f"'{value!r}'::double" if value == float("inf") else repr(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"'{value!r}'::double"
+            return repr(value)
 
         return "[" + ", ".join(one(v) for v in values) + "]"
 
@@ -149,6 +151,11 @@ def at_or_below(path: str, edges: list[float]) -> list[int]:
         ]
 
 
+def nan_safe(values: list[Any] | None) -> list[Any] | None:
+    """NaN is unequal to itself: as a string, lists holding it compare."""
+    return None if values is None else ["nan" if v is not None and v != v else v for v in values]
+
+
 def bins(cumulative: list[int], filled: int) -> list[int]:
     return [b - a for a, b in zip([0, *cumulative], [*cumulative, filled], strict=True)]
 
@@ -158,9 +165,10 @@ def test_quantiles_and_bin_counts_equal_duckdbs_quantile_disc_and_counts(
     tmp_path: Path, size: int
 ) -> None:
     """The statistics come from each value's row count; DuckDB's own `quantile_disc` and
-    `count_if` on the rows are the oracle. Values with ties, negatives, nulls and infinity."""
+    `count_if` on the rows are the oracle. Values with ties, negatives, nulls, infinities and
+    NaN (which DuckDB orders after every number)."""
     rng = random.Random(size)
-    pool = [-2.5, 0.0, 1.0, 1.0, 3.75, 1e12, float("inf")]
+    pool = [-2.5, 0.0, -0.0, 1.0, 1.0, 3.75, 1e12, math.inf, -math.inf, math.nan]
 
     def draw(n: int) -> list[Any]:
         return [
@@ -176,15 +184,17 @@ def test_quantiles_and_bin_counts_equal_duckdbs_quantile_disc_and_counts(
     for path, snapshot in ((previous, "2017-01-01"), (current, "2017-02-01")):
         amount = stats[snapshot]["features"]["amount"]
         with connect() as con:
-            reported, deciles, low, high, filled = con.execute(
+            reported, deciles, low, high, mean, filled = con.execute(
                 "select quantile_disc(amount, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]), "
                 "quantile_disc(amount, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]), "
-                "min(amount), max(amount), count(amount) from read_parquet(?)",
+                "min(amount), max(amount), avg(amount), count(amount) from read_parquet(?)",
                 [path],
             ).fetchone()
-        assert list(amount["quantiles"].values()) == (reported or [None] * 7)
-        assert amount["deciles"] == deciles
-        assert (amount["min"], amount["max"]) == (low, high)
+        assert nan_safe(list(amount["quantiles"].values())) == nan_safe(reported or [None] * 7)
+        assert nan_safe(amount["deciles"]) == nan_safe(deciles)
+        assert nan_safe([amount["min"], amount["max"], amount["mean"]]) == nan_safe(
+            [low, high, pytest.approx(mean, rel=1e-12) if mean == mean else mean]
+        )
         assert amount["decile_counts"] == (
             bins(at_or_below(path, deciles), filled) if filled else None
         )

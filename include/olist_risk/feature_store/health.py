@@ -1,10 +1,9 @@
 """Feature health as data: per-snapshot statistics of every feature, drift against the
 previous snapshot, and the thresholds that warn or block a publish.
 
-The gold audit computes the statistics of each of a run's snapshots with two DuckDB queries
-per snapshot (`compute_stats`, after a read of the files' schema), one snapshot after the other
-(each query uses every core), and writes one JSON each into the
-run's build (`warehouse/runs/<run>/_feature_stats/snapshot_date=<S>.json`); publish copies each
+The gold audit computes the statistics of each of a run's snapshots from two DuckDB queries
+per snapshot (`compute_stats`, after a read of the files' schema: its counts, and each numeric
+feature's distinct values with their rows) and writes one JSON each into the run's build (`warehouse/runs/<run>/_feature_stats/snapshot_date=<S>.json`); publish copies each
 beside its snapshot (`feature_store/publications/<id>/_stats/snapshot_date=<S>.json`, named
 by the pointer entry's `stats_key`). The UI plots these files, never the full table.
 
@@ -41,7 +40,12 @@ a warning on every early snapshot teaches readers to ignore them. Blocks apply a
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -136,54 +140,24 @@ def _counts_sql(columns: list[str], numeric: list[str], categorical: list[str]) 
     )
 
 
-def _edge(value: float | None) -> str:
-    """A decile edge as a SQL double constant, exactly (repr round-trips; 'inf' parses)."""
-    return "null::double" if value is None else f"'{float(value)!r}'::double"
-
-
-def _numeric_sql(numeric: list[str], previous: list[list[float] | None]) -> str:
-    """One file's numeric features, one row each (none for a feature without values): min,
-    max, mean, the quantiles at LEVELS, and the values at or below each of its own deciles and
-    of `previous` (per feature, the previous snapshot's 9 decile edges, or None).
-
-    All from the feature's rows per value in value order: `at_or_below` counts the values up
-    to x, so the quantile at p% is the first x where it reaches p% of the values, and the
-    values at or below an edge are its last count at or under the edge. Counts are exact and
-    the mean is added in value order, so every figure is the same on every run, however many
-    threads read the file; a feature's values are held once, as (value, rows) pairs."""
-
-    def reached(percent: int) -> str:
-        return f"at_or_below * 100 >= filled * {percent}"
-
-    def feature(i: int, edges: list[float] | None) -> str:
-        quantiles = ", ".join(f"min(x) filter (where {reached(p)})" for p in LEVELS)
-        own = ", ".join(f"min(at_or_below) filter (where {reached(p)})" for p in DECILES)
-        # count_if-like: a max over no row is null, and no value is at or below the edge
-        on_previous = ", ".join(
-            f"coalesce(max(at_or_below) filter (where x <= {_edge(edge)}), 0)"
-            for edge in edges or [None] * len(DECILES)
-        )
-        return (
-            f"select {i} as feature, min(x) as min, max(x) as max, "
-            "sum(x * n order by x) / any_value(filled) as mean, "
-            f"[{quantiles}] as quantiles, [{own}] as own_le, [{on_previous}] as previous_le "
-            "from (select x, n, sum(n) over (order by x rows unbounded preceding) as at_or_below, "
-            "sum(n) over () as filled "
-            f"from (select {_name(i)} as x, count(*) as n from v where {_name(i)} is not null "
-            f"group by {_name(i)})) "
-            "having count(*) > 0"
-        )
-
-    branches = " union all ".join(feature(i, edges) for i, edges in enumerate(previous))
+def _values_sql(numeric: list[str]) -> str:
+    """One file's numeric features as (feature, value, rows) in value order, nulls left out:
+    all a numeric feature's statistics are read from these pairs (`_numeric_stats`), which
+    hold each distinct value once."""
+    branches = " union all ".join(
+        f"select {i} as feature, {_name(i)} as x, count(*) as n from v "
+        f"where {_name(i)} is not null group by {_name(i)}"
+        for i in range(len(numeric))
+    )
     return (
         f"with v as (select {_projection(numeric, numeric)} from read_parquet($file)) "
-        f"{branches} order by feature"
+        f"{branches} order by feature, x"
     )
 
 
-def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def _order(value: float) -> tuple[bool, float]:
+    """DuckDB's order of doubles, which sorted the values: NaN after every number."""
+    return (math.isnan(value), value)
 
 
 def _split(cumulative: list[int], filled: int) -> list[int]:
@@ -191,19 +165,57 @@ def _split(cumulative: list[int], filled: int) -> list[int]:
     return [b - a for a, b in zip([0, *cumulative], [*cumulative, filled], strict=True)]
 
 
-def _numeric_stats(values: dict[str, Any] | None, nulls: int, filled: int) -> dict[str, Any]:
-    """A numeric feature's statistics from its `_numeric_sql` row (None: no values)."""
-    levels = dict(zip(LEVELS, values["quantiles"], strict=True)) if values else {}
-    return {
-        "kind": "numeric",
-        "nulls": nulls,
-        "min": values["min"] if values else None,
-        "max": values["max"] if values else None,
-        "mean": values["mean"] if values else None,
-        "quantiles": {name: levels.get(level) for name, level in REPORTED.items()},
-        "deciles": [levels[level] for level in DECILES] if values else None,
-        "decile_counts": _split(values["own_le"], filled) if values else None,
-    }
+def _numeric_stats(
+    values: Sequence[float], rows: Sequence[int], nulls: int, previous_deciles: list[Any] | None
+) -> tuple[dict[str, Any], list[int] | None]:
+    """A numeric feature's statistics from its distinct `values` (ascending) and the `rows`
+    holding each, and its counts in the previous snapshot's decile bins (None without them).
+    Exact: the counts are integers, the quantile at p% is the first value whose running count
+    reaches p% of the values, and the mean is an exactly rounded sum (math.fsum), so the
+    figures do not depend on the order DuckDB read the rows in."""
+    if not values:
+        # every row in the null bin, none in the previous snapshot's value bins
+        return (
+            {
+                "kind": "numeric",
+                "nulls": nulls,
+                "min": None,
+                "max": None,
+                "mean": None,
+                "quantiles": dict.fromkeys(REPORTED),
+                "deciles": None,
+                "decile_counts": None,
+            },
+            [0] * (len(DECILES) + 1) if previous_deciles else None,
+        )
+    running = list(accumulate(rows))
+    filled = running[-1]
+
+    def quantile(percent: int) -> float:
+        return values[bisect_left(running, -(-filled * percent // 100))]
+
+    def at_or_below(edges: list[Any]) -> list[int]:
+        ends = [bisect_right(values, _order(float(edge)), key=_order) for edge in edges]
+        return [running[end - 1] if end else 0 for end in ends]
+
+    try:
+        mean = math.fsum(map(operator.mul, values, rows)) / filled
+    except ValueError:  # inf and -inf both present: no mean, as DuckDB's avg says
+        mean = math.nan
+    deciles = [quantile(percent) for percent in DECILES]
+    return (
+        {
+            "kind": "numeric",
+            "nulls": nulls,
+            "min": values[0],
+            "max": values[-1],
+            "mean": mean,
+            "quantiles": {name: quantile(percent) for name, percent in REPORTED.items()},
+            "deciles": deciles,
+            "decile_counts": _split(at_or_below(deciles), filled),
+        },
+        _split(at_or_below(previous_deciles), filled) if previous_deciles else None,
+    )
 
 
 def _categorical_stats(categories: dict[str, int] | None, nulls: int) -> dict[str, Any]:
@@ -242,8 +254,8 @@ def compute_stats(
     """snapshot -> its statistics, for `files` (snapshot -> Parquet URI `con` can read), each
     compared with the snapshot before it; the first with `baseline`, the statistics (as this
     function returns them) of the snapshot before the run, if any. Two queries per file: its
-    counts, then its numeric features' statistics (`_numeric_sql`), binned on its own deciles
-    and on those of the snapshot before it.
+    counts, then its numeric features' distinct values and their rows (`_values_sql`), from
+    which each feature's statistics and its bins on the previous snapshot's deciles follow.
 
     One file per query, so memory holds one snapshot's distinct values at a time (all
     snapshots at once took 6 GiB at scale 10)."""
@@ -261,15 +273,12 @@ def compute_stats(
     previous = baseline
     for snapshot in snapshots:
         file = {"file": files[snapshot]}
-        (counts,) = _rows(con.execute(counts_query, file))
+        cursor = con.execute(counts_query, file)
+        counts = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
         before = (previous or {}).get("features", {})
-        values: dict[int, dict[str, Any]] = {}
-        if numeric:
-            edges = [(before.get(name) or {}).get("deciles") for name in numeric]
-            values = {
-                row["feature"]: row
-                for row in _rows(con.execute(_numeric_sql(numeric, edges), file))
-            }
+        pairs = con.execute(_values_sql(numeric), file).fetchall() if numeric else []
+        # the pairs of feature i: from the first of i to the first of i + 1
+        starts = [bisect_left(pairs, i, key=itemgetter(0)) for i in range(len(numeric) + 1)]
         rows = counts["rows"]
         stats: dict[str, Any] = {
             "snapshot_date": snapshot,
@@ -287,11 +296,13 @@ def compute_stats(
             was = before.get(column)
             on_previous = None
             if column in numeric:
-                feature = _numeric_stats(values.get(i), rows - filled, filled)
-                if rows and was and was.get("deciles"):
-                    # a feature without values has none at or below any edge
-                    at_or_below = values[i]["previous_le"] if i in values else [0] * len(DECILES)
-                    on_previous = _split(at_or_below, filled)
+                own = pairs[starts[i] : starts[i + 1]]
+                feature, on_previous = _numeric_stats(
+                    [value for _, value, _ in own],
+                    [holding for _, _, holding in own],
+                    rows - filled,
+                    was.get("deciles") if rows and was else None,
+                )
             else:
                 feature = _categorical_stats(counts[f"{f}_categories"], rows - filled)
             feature["null_rate"] = feature["nulls"] / rows if rows else None

@@ -165,10 +165,10 @@ def test_quantiles_and_bin_counts_equal_duckdbs_quantile_disc_and_counts(
     tmp_path: Path, size: int
 ) -> None:
     """The statistics come from each value's row count; DuckDB's own `quantile_disc` and
-    `count_if` on the rows are the oracle. Values with ties, negatives, nulls, infinities and
-    NaN (which DuckDB orders after every number)."""
+    `count_if` on the rows are the oracle. Values with ties, negatives, nulls, huge values,
+    infinities and NaN (which DuckDB orders after every number)."""
     rng = random.Random(size)
-    pool = [-2.5, 0.0, -0.0, 1.0, 1.0, 3.75, 1e12, math.inf, -math.inf, math.nan]
+    pool = [-2.5, 0.0, -0.0, 1.0, 1.0, 3.75, 1e12, 1.5e308, math.inf, -math.inf, math.nan]
 
     def draw(n: int) -> list[Any]:
         return [
@@ -210,6 +210,58 @@ def test_quantiles_and_bin_counts_equal_duckdbs_quantile_disc_and_counts(
         ),
         rel=1e-12,
     )
+
+
+def test_each_of_several_numeric_features_of_any_numeric_type_gets_its_own_statistics(
+    tmp_path: Path,
+) -> None:
+    """Features come back from one query, split per feature: integer, all-null, decimal and
+    double columns side by side, each compared with DuckDB's quantile_disc of that column."""
+    path = tmp_path / "mixed.parquet"
+    with connect() as con:
+        con.execute(
+            "copy (select 'c' || i as customer_unique_id, "
+            "cast(i % 7 as integer) as orders, cast(null as double) as empty, "
+            "cast((i * 37) % 101 as decimal(10, 2)) / 4 as spent, "
+            "case when i % 5 = 0 then null else 1.0 / (i + 1) end as rate, "
+            "case when i % 2 = 0 then 'SP' end as state "
+            f"from range(503) t(i)) to {sql_string(str(path))} (format parquet)"
+        )
+        expected = {
+            column: con.execute(
+                f"select quantile_disc({column}, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]), "
+                f"min({column}), max({column}), count({column}) from read_parquet(?)",
+                [str(path)],
+            ).fetchone()
+            for column in ("orders", "empty", "spent", "rate")
+        }
+    features = stats_of({"2017-01-01": str(path)})["2017-01-01"]["features"]
+
+    for column, (deciles, low, high, filled) in expected.items():
+        feature = features[column]
+        assert feature["kind"] == "numeric"
+        assert (feature["nulls"], feature["min"], feature["max"]) == (503 - filled, low, high)
+        assert feature["deciles"] == ([float(value) for value in deciles] if deciles else None), (
+            column
+        )
+    assert features["empty"]["decile_counts"] is None
+    assert features["state"]["categories"] == {"SP": 252}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1e308, 1.5e308, 1.0], [-1e308, -1.5e308], [math.inf, -math.inf, 2.0], [math.nan, 1.0]],
+)
+def test_a_mean_beyond_doubles_is_what_duckdbs_avg_says(
+    tmp_path: Path, values: list[float]
+) -> None:
+    path = snapshot_file(tmp_path, "s", values)
+    with connect() as con:
+        (mean,) = con.execute("select avg(amount) from read_parquet(?)", [path]).fetchone()
+    assert nan_safe(
+        [stats_of({"2017-01-01": path})["2017-01-01"]["features"]["amount"]["mean"]]
+    ) == (nan_safe([mean]))
+    assert not math.isfinite(mean)
 
 
 def test_a_feature_that_lost_every_value_puts_all_its_rows_in_the_null_bin(

@@ -394,6 +394,12 @@ def test_a_full_refresh_retried_after_its_own_flip_publishes_again_over_a_newer_
     with pytest.raises(PublishRefused, match=r"since published batch batch-b"):
         publish(lake, "other-a", "batch-a", full_refresh=True)
     assert read_current_set(lake)["publication_id"] == retried.publication_id
+    # once batch B's full refresh has replaced it, the set is no longer the run's own
+    build(lake, "refresh-b", NEW, "batch-b", tmp_path / "b")
+    publish(lake, "refresh-b", "batch-b", full_refresh=True)
+    with pytest.raises(PublishRefused, match=r"since published batch batch-b"):
+        publish(lake, "refresh-a", "batch-a", full_refresh=True)
+    assert via_pointer(lake) == expected(NEW, "batch-b", "refresh-b")
 
 
 def test_a_monthly_run_on_an_empty_store_publishes_its_snapshot(tmp_path: Path) -> None:

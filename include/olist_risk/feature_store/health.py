@@ -3,7 +3,8 @@ previous snapshot, and the thresholds that warn or block a publish.
 
 The gold audit computes the statistics of each of a run's snapshots from two DuckDB queries
 per snapshot (`compute_stats`, after a read of the files' schema: its counts, and each numeric
-feature's distinct values with their rows) and writes one JSON each into the run's build (`warehouse/runs/<run>/_feature_stats/snapshot_date=<S>.json`); publish copies each
+feature's distinct values with their rows) and writes one JSON each into the run's build
+(`warehouse/runs/<run>/_feature_stats/snapshot_date=<S>.json`); publish copies each
 beside its snapshot (`feature_store/publications/<id>/_stats/snapshot_date=<S>.json`, named
 by the pointer entry's `stats_key`). The UI plots these files, never the full table.
 
@@ -63,7 +64,6 @@ PSI_EPSILON = 1e-4
 # Quantile levels in whole percent, so the rank each needs is computed in integers.
 REPORTED = {"p01": 1, "p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "p99": 99}
 DECILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-LEVELS = sorted({*REPORTED.values(), *DECILES})
 _NUMERIC = (
     "TINYINT",
     "SMALLINT",
@@ -170,9 +170,10 @@ def _numeric_stats(
 ) -> tuple[dict[str, Any], list[int] | None]:
     """A numeric feature's statistics from its distinct `values` (ascending) and the `rows`
     holding each, and its counts in the previous snapshot's decile bins (None without them).
-    Exact: the counts are integers, the quantile at p% is the first value whose running count
-    reaches p% of the values, and the mean is an exactly rounded sum (math.fsum), so the
-    figures do not depend on the order DuckDB read the rows in."""
+    The counts are integers, the quantile at p% is the first value whose running count
+    reaches p% of the values, and the mean sums value x rows (each product rounded once) with
+    math.fsum, whose result does not depend on the order of its terms: no figure depends on
+    the order DuckDB read the rows in."""
     if not values:
         # every row in the null bin, none in the previous snapshot's value bins
         return (
@@ -200,8 +201,10 @@ def _numeric_stats(
 
     try:
         mean = math.fsum(map(operator.mul, values, rows)) / filled
-    except ValueError:  # inf and -inf both present: no mean, as DuckDB's avg says
-        mean = math.nan
+    except (ValueError, OverflowError):
+        # inf and -inf both present, or a total past the largest double: a plain sum in value
+        # order gives DuckDB's avg (nan, inf or -inf)
+        mean = sum(map(operator.mul, values, rows)) / filled
     deciles = [quantile(percent) for percent in DECILES]
     return (
         {

@@ -41,12 +41,11 @@ a warning on every early snapshot teaches readers to ignore them. Blocks apply a
 from __future__ import annotations
 
 import math
-import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import accumulate
-from operator import itemgetter
+from operator import itemgetter, mul
 from typing import Any
 
 import duckdb
@@ -200,11 +199,11 @@ def _numeric_stats(
         return [running[end - 1] if end else 0 for end in ends]
 
     try:
-        mean = math.fsum(map(operator.mul, values, rows)) / filled
+        mean = math.fsum(map(mul, values, rows)) / filled
     except (ValueError, OverflowError):
         # inf and -inf both present, or a total past the largest double: a plain sum in value
         # order gives DuckDB's avg (nan, inf or -inf)
-        mean = sum(map(operator.mul, values, rows)) / filled
+        mean = sum(map(mul, values, rows)) / filled
     deciles = [quantile(percent) for percent in DECILES]
     return (
         {
